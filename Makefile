@@ -1,0 +1,97 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# ublk_drv, reworked: driver, uapi header, io_uring prerequisites and
+# selftests, developed out of tree against Debian's linux-source-6.12.
+#
+#   make                  build drivers/block/ublk/ublk_drv.ko against the
+#                         cached test kernel (built on first use)
+#   make KDIR=<dir>       ... against your own 6.12 kernel build directory
+#   make check            everything CI checks (see README)
+#   make run              boot a guest, serve a ublk device with kublk and
+#                         run a verified fio job on it
+#   make shell            an interactive guest (FLAVOUR=test|debug)
+#   make kernel           build the test and debug guest kernels
+#   make selftests        build kublk and the selftests on the host
+#   make headers          usr/include/ from our include/uapi/
+#   make clean
+
+TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+UBLK_CACHE ?= $(HOME)/.cache/ublk-dev
+export UBLK_CACHE
+FLAVOUR ?= test
+MODULE ?= ours
+TIMEOUT ?= 1800
+
+# Where the kernel module is built.  By default in place, against the
+# cached test kernel; MODDIR builds a copy elsewhere, so that one checkout
+# can hold modules for several kernels (scripts/vm.sh uses this).
+KDIR ?= $(shell $(TOP)/scripts/kernel.sh build $(FLAVOUR))
+MODSRC := $(TOP)/drivers/block/ublk
+ifneq ($(MODDIR),)
+MODBUILD := $(MODDIR)/drivers/block/ublk
+else
+MODBUILD := $(MODSRC)
+endif
+
+.PHONY: all module module-path kernel check run shell selftests \
+	selftests-prep headers clean help
+
+all: module
+
+help:
+	@sed -n '3,17s/^# \{0,1\}//p' $(TOP)/Makefile
+
+module:
+	@test -f $(MODSRC)/Makefile || \
+		{ echo "make: no driver sources in drivers/block/ublk yet" >&2; exit 1; }
+ifneq ($(MODDIR),)
+	@mkdir -p $(MODDIR)
+	@rsync -a --delete --exclude '*.o' --exclude '*.ko' --exclude '.*.cmd' \
+		--exclude '*.mod*' --exclude 'modules.order' --exclude 'Module.symvers' \
+		$(TOP)/drivers $(TOP)/include $(MODDIR)/
+endif
+	$(MAKE) -C $(KDIR) M=$(MODBUILD) $(if $(W),W=$(W)) $(if $(C),C=$(C)) modules
+
+module-path:
+	@echo $(MODBUILD)/ublk_drv.ko
+
+kernel:
+	$(TOP)/scripts/kernel.sh build test
+	$(TOP)/scripts/kernel.sh build debug
+
+# usr/include/ holds our uapi header as userspace sees it, as "make
+# headers" does in a kernel tree; the selftests build against it.
+headers: $(TOP)/usr/include/linux/ublk_cmd.h
+
+$(TOP)/usr/include/linux/ublk_cmd.h: $(TOP)/include/uapi/linux/ublk_cmd.h
+	@mkdir -p $(dir $@)
+	sed -E 's@#(ifndef|define|endif[[:space:]]*/[*])[[:space:]]*_UAPI@#\1 @' $< > $@
+
+# kselftest's lib.mk and runner come from the 6.12 source; link them in
+# so tools/testing/selftests/ublk works here as it does in a kernel tree.
+KSFT_SHARED := lib.mk kselftest kselftest.h kselftest_harness.h
+
+selftests-prep: $(if $(wildcard $(TOP)/include/uapi/linux/ublk_cmd.h),headers)
+	@src=$$($(TOP)/scripts/kernel.sh src) && \
+	for f in $(KSFT_SHARED); do \
+		ln -sfn $$src/tools/testing/selftests/$$f \
+			$(TOP)/tools/testing/selftests/$$f; \
+	done
+
+selftests: selftests-prep
+	$(MAKE) -C $(TOP)/tools/testing/selftests/ublk
+
+check:
+	$(TOP)/scripts/check.sh
+
+run:
+	$(TOP)/scripts/run.sh
+
+shell:
+	$(TOP)/scripts/vm.sh -k $(FLAVOUR) -m $(MODULE) shell
+
+clean:
+	rm -f $(MODSRC)/*.o $(MODSRC)/*.ko $(MODSRC)/*.mod $(MODSRC)/*.mod.c \
+		$(MODSRC)/.*.cmd $(MODSRC)/modules.order $(MODSRC)/Module.symvers
+	-$(MAKE) -C $(TOP)/tools/testing/selftests/ublk clean 2>/dev/null
+	rm -rf $(TOP)/usr

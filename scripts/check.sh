@@ -1,0 +1,155 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# "make check": everything CI checks, on a fresh machine or a warm one.
+#
+#  1. installs what is missing (scripts/deps.sh), builds the debug guest
+#     kernel (cached) and, when present, our module and the selftests;
+#  2. host checks: shellcheck, checkpatch --strict, a W=1 + sparse build;
+#  3. the harness self-test (scripts/harness-selftest.sh);
+#  4. boots the debug kernel and runs the ublk kselftests there.
+#
+# Prints TAP for the host checks, the kselftest TAP from the guest, and
+# a last line "N passed, N failed, N skipped".  Exits non-zero when
+# anything failed, including a kernel report in the guest's dmesg.
+#
+# environment: CHECK_FLAVOUR (debug), CHECK_MODULE (ours when the driver
+# exists, else stock), CHECK_TESTS (kselftest TEST_PROGS to run, default
+# all), CHECK_SKIP_HARNESS=1 (skip step 3), UBLK_CACHE.
+
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top" || exit 1
+export UBLK_CACHE=${UBLK_CACHE:-$HOME/.cache/ublk-dev}
+flavour=${CHECK_FLAVOUR:-debug}
+have_driver=0
+[ -f drivers/block/ublk/Makefile ] && have_driver=1
+if [ -n "${CHECK_MODULE:-}" ]; then
+	module=$CHECK_MODULE
+elif [ "$have_driver" = 1 ]; then
+	module=ours
+else
+	module=stock
+fi
+mkdir -p "$UBLK_CACHE/check"
+logs=$(mktemp -d "$UBLK_CACHE/check/$(date +%Y%m%d-%H%M%S)-XXXX")
+t_start=$SECONDS
+
+n=0
+results=$logs/host.tap
+: > "$results"
+# tap <name> <rc> [log]: one TAP line; the log's tail goes under a failure.
+tap() {
+	local name=$1 rc=$2 log=${3:-}
+	n=$((n + 1))
+	if [ "$rc" = 0 ]; then
+		echo "ok $n host: $name" | tee -a "$results"
+	elif [ "$rc" = 4 ]; then
+		echo "ok $n host: $name # SKIP" | tee -a "$results"
+	else
+		echo "not ok $n host: $name" | tee -a "$results"
+		[ -n "$log" ] && [ -f "$log" ] && tail -n 25 "$log" | sed 's/^/#   /'
+	fi
+}
+fatal() {
+	echo "Bail out! $*"
+	scripts/tap-summary.sh "$results" /dev/null
+	exit 1
+}
+step() { echo "# $* ($((SECONDS - t_start))s)"; }
+
+echo "TAP version 13"
+echo "# make check: flavour $flavour, module $module, logs in $logs"
+
+step "dependencies"
+scripts/deps.sh all > "$logs/deps.log" 2>&1 || { cat "$logs/deps.log"; fatal "installing dependencies failed"; }
+
+step "guest kernel ($flavour)"
+kdir=$(scripts/kernel.sh build "$flavour" 2> >(tee "$logs/kernel.log" >&2)) ||
+	fatal "building the $flavour kernel failed"
+src=$(scripts/kernel.sh src)
+
+# Kernel code: W=1 and sparse over every file, in a scratch copy so the
+# build is always complete; any compiler or sparse diagnostic fails.
+if [ "$have_driver" = 1 ]; then
+	step "module: W=1 C=2 build"
+	lint=$logs/lint
+	make -s MODDIR="$lint" KDIR="$kdir" W=1 C=2 module > "$logs/lint.log" 2>&1
+	rc=$?
+	if [ "$rc" = 0 ] && grep -qE '(warning|error):' "$logs/lint.log"; then
+		rc=1
+	fi
+	tap "ublk_drv builds without W=1 or sparse warnings" "$rc" "$logs/lint.log"
+fi
+
+step "selftests build"
+if [ -f tools/testing/selftests/ublk/Makefile ]; then
+	make -s selftests > "$logs/selftests-build.log" 2>&1
+	rc=$?
+	if [ "$rc" = 0 ] && grep -qE '(warning|error):' "$logs/selftests-build.log"; then
+		rc=1
+	fi
+	tap "selftests build without warnings" "$rc" "$logs/selftests-build.log"
+fi
+
+step "shellcheck"
+mapfile -t shells < <(git ls-files -- '*.sh' .ci/run | sort -u)
+shellcheck -x -P SCRIPTDIR "${shells[@]}" > "$logs/shellcheck.log" 2>&1
+tap "shellcheck on ${#shells[@]} scripts" $? "$logs/shellcheck.log"
+
+step "checkpatch"
+mapfile -t kfiles < <(git ls-files -- 'drivers/block/ublk/*' 'include/uapi/linux/ublk_cmd.h' \
+	'Documentation/block/ublk.rst')
+mapfile -t kpatches < <(git ls-files -- 'patches/*.patch')
+rc=0
+: > "$logs/checkpatch.log"
+if [ ${#kfiles[@]} -gt 0 ]; then
+	"$src/scripts/checkpatch.pl" --strict --no-tree --show-types --terse -f "${kfiles[@]}" \
+		>> "$logs/checkpatch.log" 2>&1 || rc=1
+fi
+for p in "${kpatches[@]}"; do
+	"$src/scripts/checkpatch.pl" --strict --no-tree --show-types --terse "$p" \
+		>> "$logs/checkpatch.log" 2>&1 || rc=1
+done
+if [ $((${#kfiles[@]} + ${#kpatches[@]})) -eq 0 ]; then
+	tap "checkpatch --strict (no kernel sources yet)" 4
+else
+	tap "checkpatch --strict on ${#kfiles[@]} files and ${#kpatches[@]} patches" $rc "$logs/checkpatch.log"
+fi
+
+if [ "${CHECK_SKIP_HARNESS:-0}" != 1 ]; then
+	step "harness self-test"
+	scripts/harness-selftest.sh "$flavour" "$logs/harness" > "$logs/harness.tap" 2>&1
+	mapfile -t hlines < "$logs/harness.tap"
+	for line in "${hlines[@]}"; do
+		case "$line" in
+		"ok "*|"not ok "*)
+			rc=0
+			[ "${line#not ok}" != "$line" ] && rc=1
+			tap "harness: ${line#*- }" $rc "$logs/harness.tap"
+			;;
+		esac
+	done
+	grep -qE '^(not )?ok ' "$logs/harness.tap" || tap "harness self-test ran" 1 "$logs/harness.tap"
+fi
+
+step "kselftests in the guest ($flavour kernel, $module ublk_drv)"
+guest_cmd=(make -C tools/testing/selftests/ublk run_tests)
+[ -n "${CHECK_TESTS:-}" ] && guest_cmd+=("TEST_PROGS=$CHECK_TESTS")
+scripts/vm.sh -q -k "$flavour" -m "$module" -o "$logs/guest" -t "${CHECK_TIMEOUT:-4800}" \
+	-- "${guest_cmd[@]}" 2> "$logs/vm.stderr" | tee "$logs/kselftest.tap"
+vm_rc=${PIPESTATUS[0]}
+sed 's/^/# /' "$logs/vm.stderr"
+rc=0
+case "$vm_rc" in 124|125) rc=1 ;; esac
+grep -qE '^(not )?ok [0-9]+' "$logs/kselftest.tap" || rc=1
+tap "guest: kselftests ran to the end" $rc "$logs/guest/console.log"
+if [ -s "$logs/guest/reports.txt" ]; then
+	tap "guest: no kernel reports in dmesg" 1 "$logs/guest/reports.txt"
+else
+	tap "guest: no kernel reports in dmesg" 0
+fi
+
+echo "# logs in $logs ($((SECONDS - t_start))s)"
+scripts/tap-summary.sh "$results" "$logs/kselftest.tap"

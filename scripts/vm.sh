@@ -100,8 +100,8 @@ fi
 
 if [ "$module" = ours ]; then
 	if [ -z "$ko" ]; then
-		# One module build directory per kernel it is built for.
-		moddir=$cache/modbuild/$(basename "$kdir")-$(echo "$kdir" | sha256sum | cut -c1-8)
+		# One module build directory per (checkout, kernel).
+		moddir=$cache/modbuild/$(basename "$kdir")-$(echo "$top $kdir" | sha256sum | cut -c1-8)
 		make -s -C "$top" KDIR="$kdir" MODDIR="$moddir" module >&2 ||
 			die "building our module for $kdir failed"
 		ko=$(make -s -C "$top" MODDIR="$moddir" module-path)

@@ -12,53 +12,66 @@
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/tmp LANG=C.UTF-8 TERM=${TERM:-linux}
 
+# Milestones go to the kernel log, timestamped, for slow-run forensics.
+mark() { echo "vm-init: $*" > /dev/kmsg 2>/dev/null; }
+
 poweroff_now() {
 	sync
 	echo o > /proc/sysrq-trigger
 	while :; do sleep 60; done
 }
 
+# Under emulation every exec costs a good fraction of a second (far more
+# with KASAN), so this uses shell builtins where it can and mounts
+# everything with one "mount -a" over a generated fstab.
+#
+# vm.sh passes the output directory (read-write), the checkout
+# (read-write) and the cache of kernels and modules (read-only) as
+# ublk_out=, ublk_top=, ublk_cache= on the kernel command line, which the
+# kernel hands to init as environment variables.  They are mounted over
+# their host paths, shortest first, so that they also appear when they
+# live under a directory the guest has just covered with tmpfs.
+# shellcheck disable=SC2154 # set by the kernel from the command line
+out=$ublk_out top=$ublk_top cache=$ublk_cache
 mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mountpoint -q /dev || mount -t devtmpfs devtmpfs /dev
-mkdir -p /dev/pts /dev/shm
+shares=()
+for t in "${#cache} ublkcache $cache ro" "${#top} ublktop $top rw" \
+	 "${#out} ublkout $out rw"; do
+	i=${#shares[@]}
+	while [ "$i" -gt 0 ] && [ "${shares[i - 1]%% *}" -gt "${t%% *}" ]; do
+		shares[i]=${shares[i - 1]}
+		i=$((i - 1))
+	done
+	shares[i]=$t
+done
+{
+	echo "sysfs /sys sysfs defaults 0 0"
+	echo "devpts /dev/pts devpts gid=5,mode=620,ptmxmode=666,X-mount.mkdir 0 0"
+	echo "tmpfs /dev/shm tmpfs mode=1777,X-mount.mkdir 0 0"
+	echo "tmpfs /tmp tmpfs mode=1777 0 0"
+	echo "tmpfs /run tmpfs mode=755 0 0"
+	echo "tmpfs /var/tmp tmpfs mode=1777 0 0"
+	echo "debugfs /sys/kernel/debug debugfs defaults 0 0"
+	echo "tracefs /sys/kernel/tracing tracefs defaults 0 0"
+	echo "configfs /sys/kernel/config configfs defaults 0 0"
+	for t in "${shares[@]}"; do
+		read -r _ tag path mode <<< "$t"
+		echo "$tag $path 9p trans=virtio,version=9p2000.L,msize=262144,$mode,X-mount.mkdir 0 0"
+	done
+} > /dev/.vm-fstab
+if ! mount -a -T /dev/.vm-fstab; then
+	echo "vm-init: mounting the guest's file systems failed:" > /dev/console
+	cat /dev/.vm-fstab > /dev/console
+	poweroff_now
+fi
 ln -sfn /proc/self/fd /dev/fd
-ln -sfn /proc/self/fd/0 /dev/stdin
-ln -sfn /proc/self/fd/1 /dev/stdout
-ln -sfn /proc/self/fd/2 /dev/stderr
-mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts
-mount -t tmpfs -o mode=1777 tmpfs /dev/shm
-mount -t tmpfs -o mode=1777 tmpfs /tmp
-mount -t tmpfs -o mode=755 tmpfs /run
-mount -t tmpfs -o mode=1777 tmpfs /var/tmp
-mount -t debugfs debugfs /sys/kernel/debug
-mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
-mount -t configfs configfs /sys/kernel/config 2>/dev/null
 echo 1 > /proc/sys/kernel/sysrq
-hostname ublk-vm
+echo ublk-vm > /proc/sys/kernel/hostname
 
-# The output directory (read-write), the checkout (read-write) and the
-# cache with kernels and modules (read-only) are mounted over their host
-# paths, shortest first, so that they also appear when they live under a
-# directory the guest has just covered with tmpfs.
-arg() { sed -n "s/.* ublk\.$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
-out=$(arg out)
-opts=trans=virtio,version=9p2000.L,msize=262144
-while read -r _ tag path; do
-	mkdir -p "$path" 2>/dev/null
-	o=$opts
-	[ "$tag" = ublkcache ] && o=$o,ro
-	if ! mount -t 9p -o "$o" "$tag" "$path"; then
-		echo "vm-init: cannot mount $tag on $path" > /dev/console
-		poweroff_now
-	fi
-done < <(for t in cache top out; do
-		p=$(arg $t)
-		echo "${#p} ublk$t $p"
-	 done | sort -n)
 cmd=()
 # shellcheck source=/dev/null
 . "$out/cmd.sh"
+mark "file systems mounted"
 
 finish() {
 	echo "$1" > "$out/status"
@@ -84,13 +97,8 @@ stock)
 	;;
 esac
 
-# Leaks from boot are not ours: start kmemleak from a clean slate.
+mark "module: $UBLK_VM_MODULE"
 leak=/sys/kernel/debug/kmemleak
-if [ -w "$leak" ]; then
-	echo scan > "$leak"
-	echo clear > "$leak"
-fi
-
 cd "$UBLK_VM_TOP" || finish 125
 if [ "$UBLK_VM_SHELL" = 1 ]; then
 	echo "ublk guest: $(uname -r), module: $UBLK_VM_MODULE, checkout: $UBLK_VM_TOP"
@@ -111,6 +119,7 @@ else
 		tee "$out/output.log" > /dev/ttyS1
 	rc=${PIPESTATUS[0]}
 	kill "$watchdog" 2>/dev/null
+	mark "command exited with $rc"
 	if [ "$rc" = 124 ]; then
 		echo "vm-init: command timed out; blocked tasks:" > /dev/console
 		echo w > /proc/sysrq-trigger
@@ -118,12 +127,17 @@ else
 fi
 
 if [ -w "$leak" ]; then
-	# kmemleak only reports objects older than 5 s, seen unreferenced
-	# in two scans.
+	# kmemleak reports objects older than 5 s that a scan finds
+	# unreferenced.  A second scan drops the ones that were only
+	# transiently so (a pointer in flight during the first).  Each scan
+	# takes seconds under emulation, so the second runs only if needed.
+	sleep 5
 	echo scan > "$leak"
-	sleep 6
-	echo scan > "$leak"
+	if [ -s "$leak" ]; then
+		echo scan > "$leak"
+	fi
 	cat "$leak" > "$out/kmemleak.txt"
+	mark "kmemleak scanned"
 fi
 dmesg > "$out/dmesg.txt"
 finish "$rc"

@@ -19,7 +19,7 @@
 #   -o, --out DIR      directory for the logs (default: a new one under
 #                      $UBLK_CACHE/runs/); printed at the end
 #   -e, --env V=X      set an environment variable for the command
-#       --mem MB       guest memory (default 2048, debug kernel 4096)
+#       --mem MB       guest memory (default 2048, KASAN kernels 2560)
 #       --cpus N       guest CPUs (default 2)
 #       --allow-reports
 #                      do not fail the run on kernel reports in dmesg
@@ -95,7 +95,7 @@ bzimage=$kdir/arch/x86/boot/bzImage
 release=$(cat "$kdir/kernelrelease" 2>/dev/null || make -s -C "$kdir" kernelrelease)
 if [ -z "$mem" ]; then
 	mem=2048
-	grep -q '^CONFIG_KASAN=y' "$kdir/.config" && mem=4096
+	grep -q '^CONFIG_KASAN=y' "$kdir/.config" && mem=2560
 fi
 
 if [ "$module" = ours ]; then
@@ -149,7 +149,7 @@ cpu=max
 
 cmdline="console=ttyS0,115200 root=ublkroot rootfstype=9p"
 cmdline+=" rootflags=trans=virtio,version=9p2000.L,msize=262144,cache=loose ro"
-cmdline+=" init=$top/scripts/vm-init.sh ublk.out=$out ublk.top=$top ublk.cache=$cache"
+cmdline+=" init=$top/scripts/vm-init.sh ublk_out=$out ublk_top=$top ublk_cache=$cache"
 cmdline+=" panic=-1 oops=panic loglevel=7 printk.devkmsg=on"
 cmdline+=" tsc=reliable no_timer_check"
 

@@ -169,7 +169,7 @@ qemu=(qemu-system-x86_64 -machine q35,accel="$accel" -cpu "$cpu"
 
 if [ "$shell" = 1 ]; then
 	# Interactive: console and shell share this terminal.
-	echo "vm.sh: $flavour kernel $release, module $module; 'poweroff' or Ctrl-D leaves" >&2
+	echo "vm.sh: $flavour kernel $release, module $module; 'exit' or Ctrl-D leaves" >&2
 	"${qemu[@]}" -serial mon:stdio
 	exit 0
 fi

@@ -32,6 +32,7 @@ static const struct kublk_tgt_ops *const targets[] = {
 	&tgt_null_ops,
 	&tgt_loop_ops,
 	&tgt_stripe_ops,
+	&tgt_fault_inject_ops,
 };
 
 static const char *cmd_name = "kublk";

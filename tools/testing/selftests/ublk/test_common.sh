@@ -219,3 +219,55 @@ _fio_bg_failed() {
 	[ "$FIO_RC" != 0 ] || _fail "fio saw no error although its device went away"
 	return 0
 }
+
+# _recover ID [ARGS...]: kublk recover -n ID ARGS; the device must be
+# LIVE again, served by a new server
+_recover() {
+	local id=$1 old new out
+
+	shift
+	old=$(_dev_field "$id" pid)
+	out=$("$KUBLK" recover -n "$id" "$@" 2>"$UBLK_TMP/recover.err") ||
+		_fail "kublk recover -n $id $*: $(cat "$UBLK_TMP/recover.err")"
+	[ "$out" = "$id" ] || _fail "kublk recover -n $id printed '$out'"
+	[ "$(_dev_state "$id")" = LIVE ] || _fail "device $id is $(_dev_state "$id") after recover"
+	new=$(_dev_field "$id" pid)
+	if [ "$new" = "$old" ] || ! _pid_alive "$new"; then
+		_fail "device $id's server after recover: pid $new (before: $old)"
+	fi
+}
+
+# _kill_recover ID [ARGS...]: kill the server, wait until the device
+# waits for a new one, recover it
+_kill_recover() {
+	local id=$1
+
+	shift
+	_kill_server "$id"
+	_wait_state "$id" QUIESCED
+	_recover "$id" "$@"
+}
+
+# _fio_verify_bg NAME DEV SIZE [ARGS...]: _fio_verify in the background,
+# its pid in $FIO_PID; _fio_bg_ok waits for it to succeed
+_fio_verify_bg() {
+	local name=$1 dev=$2 size=$3
+
+	shift 3
+	timeout 280 fio --name="$name" "${UBLK_FIO[@]}" --filename="$dev" --rw=randwrite \
+		--size="$size" --bs=4k --iodepth=16 --verify=crc32c --verify_fatal=1 \
+		--do_verify=1 "$@" >"$UBLK_TMP/$name.fio" 2>&1 &
+	FIO_PID=$!
+	UBLK_FIO_NAME=$name
+}
+
+_fio_bg_ok() {
+	wait "$FIO_PID" || _fail "fio $UBLK_FIO_NAME: $(tail -n 8 "$UBLK_TMP/$UBLK_FIO_NAME.fio")"
+}
+
+# _data_modes: "name:option" for each data mode the driver reports
+_data_modes() {
+	echo "copy:"
+	_have_feature NEED_GET_DATA && echo "NEED_GET_DATA:-g"
+	_have_feature USER_COPY && echo "USER_COPY:-u"
+}

@@ -8,12 +8,9 @@
 . "$(dirname "$0")"/test_common.sh
 _prep_test
 
-modes=("copy:")
-_have_feature NEED_GET_DATA && modes+=("NEED_GET_DATA:-g")
-_have_feature USER_COPY && modes+=("USER_COPY:-u")
 head -c 4M /dev/urandom > "$UBLK_TMP/data"
 head -c 4M /dev/urandom > "$UBLK_TMP/data2"
-for m in "${modes[@]}"; do
+for m in $(_data_modes); do
 	name=${m%%:*}
 	opt=${m#*:}
 	_mkfile "$UBLK_TMP/backing" 64M

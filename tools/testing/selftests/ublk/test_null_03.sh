@@ -8,10 +8,7 @@
 . "$(dirname "$0")"/test_common.sh
 _prep_test
 
-modes=("copy:")
-_have_feature NEED_GET_DATA && modes+=("NEED_GET_DATA:-g")
-_have_feature USER_COPY && modes+=("USER_COPY:-u")
-for m in "${modes[@]}"; do
+for m in $(_data_modes); do
 	name=${m%%:*}
 	opt=${m#*:}
 	# shellcheck disable=SC2086 # opt is empty or one option

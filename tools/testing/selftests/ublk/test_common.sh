@@ -9,9 +9,15 @@
 # sends the servers' messages to $KUBLK_LOG there and, on exit, deletes
 # every device the test created, stops its background jobs and, when the
 # test failed, shows the end of the server log.
+#
+# Starting a process is slow on the debug kernel under emulation (up to
+# seconds), so the helpers use shell built-ins where they can: features
+# are read once, fields are parsed by bash, waits do not run sleep.
 
 UBLK_SKIP_CODE=4
-UBLK_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+UBLK_DIR=${BASH_SOURCE[0]%/*}
+[ "$UBLK_DIR" = "${BASH_SOURCE[0]}" ] && UBLK_DIR=.
+[[ "$UBLK_DIR" = /* ]] || UBLK_DIR=$PWD/$UBLK_DIR
 KUBLK=$UBLK_DIR/kublk
 UBLK_DEVS=()
 UBLK_MOUNTS=()
@@ -25,14 +31,25 @@ _fail() { echo "$TID: FAIL: $*" >&2; exit 1; }
 _skip() { echo "$TID: SKIP: $*"; exit $UBLK_SKIP_CODE; }
 
 _prep_test() {
-	TID=$(basename "$0" .sh)
-	[ "$(id -u)" = 0 ] || _skip "must run as root"
+	TID=${0##*/}
+	TID=${TID%.sh}
+	[ "$EUID" = 0 ] || _skip "must run as root"
 	[ -c /dev/ublk-control ] || _fail "/dev/ublk-control is missing (is ublk_drv loaded?)"
 	[ -x "$KUBLK" ] || _fail "$KUBLK is not built (make -C $UBLK_DIR)"
 	UBLK_TMP=$(mktemp -d "/tmp/$TID.XXXXXX") || _fail "mktemp"
 	export KUBLK_LOG=$UBLK_TMP/kublk.log
 	export KUBLK_RUN_DIR=$UBLK_TMP/run
 	trap _cleanup EXIT
+	UBLK_FEATURES=$("$KUBLK" features) || _fail "kublk features failed"
+	# a FIFO held open for reading and writing: reads on it only time out
+	mkfifo "$UBLK_TMP/nap" || _fail "mkfifo"
+	exec {UBLK_NAP_FD}<>"$UBLK_TMP/nap"
+}
+
+# _nap SECONDS: sleep without starting a process
+_nap() {
+	read -r -t "$1" -u "$UBLK_NAP_FD" _
+	return 0
 }
 
 _cleanup() {
@@ -55,12 +72,14 @@ _cleanup() {
 		tail -n 30 "$KUBLK_LOG" | sed 's/^/    /'
 	fi
 	rm -rf "$UBLK_TMP"
+	echo "$TID: ${SECONDS}s"
 	exit "$rc"
 }
 
-# _have_feature NAME: the driver reports UBLK_F_NAME (kublk's names)
+# _have_feature NAME: the driver reports UBLK_F_NAME (the names of
+# "kublk features", one per line after two spaces)
 _have_feature() {
-	"$KUBLK" features | grep -qw -- "$1"
+	[[ "$UBLK_FEATURES"$'\n' == *$'\n'"  $1 "* ]]
 }
 
 _require_feature() {
@@ -77,7 +96,7 @@ _add_dev() {
 	local err=$UBLK_TMP/add.err
 
 	DEV_ID=$("$KUBLK" add "$@" 2>"$err") ||
-		_fail "kublk add $*: $(cat "$err")"
+		_fail "kublk add $*: $(<"$err")"
 	[[ "$DEV_ID" =~ ^[0-9]+$ ]] || _fail "kublk add $* printed '$DEV_ID', not an id"
 	UBLK_DEVS+=("$DEV_ID")
 	[ "$(_dev_state "$DEV_ID")" = LIVE ] ||
@@ -100,7 +119,11 @@ _del_dev() {
 
 # _dev_field ID NAME: the value of NAME=... in "kublk list -n ID"
 _dev_field() {
-	"$KUBLK" list -n "$1" 2>/dev/null | tr ' ' '\n' | sed -n "s/^$2=//p"
+	local line
+
+	line=$("$KUBLK" list -n "$1" 2>/dev/null) || return 0
+	[[ " $line " =~ \ $2=([^ ]*)\  ]] && echo "${BASH_REMATCH[1]}"
+	return 0
 }
 
 _dev_state() {
@@ -112,30 +135,31 @@ _dev_state() {
 
 # _wait_state ID STATE [SECONDS]: poll until the device is in STATE
 _wait_state() {
-	local id=$1 want=$2 i n=$((${3:-30} * 10))
+	local id=$1 want=$2 end=$((SECONDS + ${3:-30}))
 
-	for ((i = 0; i < n; i++)); do
+	while [ "$SECONDS" -le "$end" ]; do
 		[ "$(_dev_state "$id")" = "$want" ] && return 0
-		sleep 0.1
+		_nap 0.2
 	done
 	_fail "device $id is $(_dev_state "$id"), not $want, after ${3:-30}s"
 }
 
 # a process that has not exited (zombies have)
 _pid_alive() {
-	local s
+	local stat
 
-	s=$(sed -n 's/^[0-9]* (.*) \(.\).*/\1/p' "/proc/$1/stat" 2>/dev/null)
-	[ -n "$s" ] && [ "$s" != Z ] && [ "$s" != X ]
+	read -r stat 2>/dev/null < "/proc/$1/stat" || return 1
+	stat=${stat##*) }
+	[[ "${stat:0:1}" != [ZX] ]]
 }
 
 # _wait_pid_gone PID [SECONDS]
 _wait_pid_gone() {
-	local i n=$((${2:-30} * 10))
+	local end=$((SECONDS + ${2:-30}))
 
-	for ((i = 0; i < n; i++)); do
+	while [ "$SECONDS" -le "$end" ]; do
 		_pid_alive "$1" || return 0
-		sleep 0.1
+		_nap 0.1
 	done
 	_fail "process $1 still runs after ${2:-30}s"
 }
@@ -150,10 +174,10 @@ _kill_server() {
 	_wait_pid_gone "$pid"
 }
 
-# _mkfile PATH SIZE: a sparse backing file
+# _mkfile PATH SIZE: a sparse backing file, empty
 _mkfile() {
-	rm -f "$1"
-	truncate -s "$2" "$1" || _fail "cannot create $1"
+	: > "$1" || _fail "cannot create $1"
+	truncate -s "$2" "$1" || _fail "cannot size $1"
 }
 
 # _fio NAME ARGS...: run fio, log in $UBLK_TMP/NAME.fio; fail with its tail
@@ -173,19 +197,19 @@ _fio_verify() {
 	local dev=$1 size=$2
 
 	shift 2
-	_fio "verify-$(basename "$dev")" --filename="$dev" --rw=randwrite --size="$size" \
+	_fio "verify-${dev##*/}" --filename="$dev" --rw=randwrite --size="$size" \
 		--bs=4k --iodepth=32 --verify=crc32c --verify_fatal=1 --do_verify=1 "$@"
 }
 
 # _fio_write DEV SIZE / _fio_check DEV SIZE: write a verifiable pattern
 # now, check it later (after a restart of the server, say)
 _fio_write() {
-	_fio "write-$(basename "$1")" --filename="$1" --rw=write --size="$2" --bs=64k \
+	_fio "write-${1##*/}" --filename="$1" --rw=write --size="$2" --bs=64k \
 		--iodepth=16 --verify=crc32c --do_verify=0 "${@:3}"
 }
 
 _fio_check() {
-	_fio "check-$(basename "$1")" --filename="$1" --rw=write --size="$2" --bs=64k \
+	_fio "check-${1##*/}" --filename="$1" --rw=write --size="$2" --bs=64k \
 		--iodepth=16 --verify=crc32c --verify_only=1 --verify_fatal=1 "${@:3}"
 }
 
@@ -197,7 +221,7 @@ _mount() {
 }
 
 # _fio_bg NAME DEV [ARGS...]: a long random read/write job in the
-# background, its pid in $FIO_PID; it must still be running 2s later
+# background, its pid in $FIO_PID; it must still be running 1s later
 _fio_bg() {
 	local name=$1 dev=$2
 
@@ -206,7 +230,7 @@ _fio_bg() {
 		--bs=4k --iodepth=32 --time_based --runtime=240 "$@" \
 		>"$UBLK_TMP/$name.fio" 2>&1 &
 	FIO_PID=$!
-	sleep 2
+	_nap 1
 	_pid_alive "$FIO_PID" || _fail "fio $name ended early: $(tail -n 5 "$UBLK_TMP/$name.fio")"
 }
 
@@ -228,7 +252,7 @@ _recover() {
 	shift
 	old=$(_dev_field "$id" pid)
 	out=$("$KUBLK" recover -n "$id" "$@" 2>"$UBLK_TMP/recover.err") ||
-		_fail "kublk recover -n $id $*: $(cat "$UBLK_TMP/recover.err")"
+		_fail "kublk recover -n $id $*: $(<"$UBLK_TMP/recover.err")"
 	[ "$out" = "$id" ] || _fail "kublk recover -n $id printed '$out'"
 	[ "$(_dev_state "$id")" = LIVE ] || _fail "device $id is $(_dev_state "$id") after recover"
 	new=$(_dev_field "$id" pid)

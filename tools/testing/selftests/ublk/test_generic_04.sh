@@ -20,12 +20,12 @@ expect "list lbs" "$(_dev_field "$id" lbs)" 4096
 expect "list pbs" "$(_dev_field "$id" pbs)" 4096
 expect "list max_sectors" "$(_dev_field "$id" max_sectors)" 512
 expect "list max_io" "$(_dev_field "$id" max_io)" $((256 << 10))
-expect "sysfs size" "$(cat "/sys/block/ublkb$id/size")" $((3 << 21))
+expect "sysfs size" "$(<"/sys/block/ublkb$id/size")" $((3 << 21))
 expect "logical_block_size" "$(sysq "$id" logical_block_size)" 4096
 expect "physical_block_size" "$(sysq "$id" physical_block_size)" 4096
 expect "max_hw_sectors_kb" "$(sysq "$id" max_hw_sectors_kb)" 256
 expect "rotational" "$(sysq "$id" rotational)" 1
-expect "ro" "$(cat "/sys/block/ublkb$id/ro")" 0
+expect "ro" "$(<"/sys/block/ublkb$id/ro")" 0
 expect "write_cache" "$(sysq "$id" write_cache)" "write through"
 _del_dev "$id"
 
@@ -44,7 +44,7 @@ _del_dev "$id"
 
 _add_dev -t null -s 16M --read_only
 id=$DEV_ID
-expect "ro" "$(cat "/sys/block/ublkb$id/ro")" 1
+expect "ro" "$(<"/sys/block/ublkb$id/ro")" 1
 dd if=/dev/zero of="/dev/ublkb$id" bs=4k count=1 oflag=direct status=none 2>/dev/null &&
 	_fail "a write to read-only ublkb$id succeeded"
 _del_dev "$id"

@@ -14,7 +14,7 @@ id=$DEV_ID
 _fio_bg kill "/dev/ublkb$id" --numjobs=2
 _kill_server "$id"
 _wait_state "$id" DEAD 60
-for _ in $(seq 100); do [ -e "/dev/ublkb$id" ] || break; sleep 0.1; done
+for _ in {1..100}; do [ -e "/dev/ublkb$id" ] || break; _nap 0.1; done
 [ ! -e "/dev/ublkb$id" ] || _fail "/dev/ublkb$id still exists with the device dead"
 _fio_bg_failed
 _del_dev "$id"

@@ -8,7 +8,7 @@
 _prep_test
 
 ids=()
-for i in $(seq 0 15); do
+for i in {0..15}; do
 	_mkfile "$UBLK_TMP/b$i" 8M
 	_add_dev -t loop -q $((i % 2 + 1)) -d 16 "$UBLK_TMP/b$i"
 	ids+=("$DEV_ID")
@@ -17,7 +17,7 @@ done
 pids=()
 for id in "${ids[@]}"; do
 	fio --name="many$id" "${UBLK_FIO[@]}" --filename="/dev/ublkb$id" --rw=randwrite \
-		--bs=4k --iodepth=4 --size=4M --verify=crc32c --verify_fatal=1 \
+		--bs=4k --iodepth=4 --size=1M --verify=crc32c --verify_fatal=1 \
 		>"$UBLK_TMP/fio$id.log" 2>&1 &
 	pids+=($!)
 done

@@ -16,7 +16,7 @@ must_fail() {
 	local out err
 
 	out=$("$KUBLK" "$@" 2>"$UBLK_TMP/err") && _fail "kublk $* succeeded"
-	err=$(cat "$UBLK_TMP/err")
+	err=$(<"$UBLK_TMP/err")
 	[ -z "$out" ] || _fail "kublk $* printed '$out' on stdout"
 	if [ -z "$err" ] || [ "$(echo "$err" | wc -l)" != 1 ]; then
 		_fail "kublk $*: expected one line on stderr, got: $err"

@@ -21,7 +21,7 @@ dd if="$dev" of=/dev/null bs=4k skip=$((20 << 8)) count=1 iflag=direct status=no
 	_fail "a read beyond the new size succeeded"
 _fio_check "$dev" 8M
 "$KUBLK" update_size -n "$id" -s 64M || _fail "update_size to 64M failed"
-[ "$(cat "/sys/block/ublkb$id/size")" = $((64 << 11)) ] || _fail "sysfs size after grow"
+[ "$(<"/sys/block/ublkb$id/size")" = $((64 << 11)) ] || _fail "sysfs size after grow"
 _fio_verify "$dev" 4M --offset=40M
 _del_dev "$id"
 _log "shrunk to 16M and grown to 64M"

@@ -12,7 +12,7 @@ _add_dev -t null -s 64M
 id=$DEV_ID
 exec 3<"/dev/ublkb$id"
 "$KUBLK" stop -n "$id" --safe 2>"$UBLK_TMP/err" && _fail "stop --safe succeeded on an open device"
-grep -q "busy" "$UBLK_TMP/err" || _fail "stop --safe failed with: $(cat "$UBLK_TMP/err")"
+grep -q "busy" "$UBLK_TMP/err" || _fail "stop --safe failed with: $(<"$UBLK_TMP/err")"
 [ "$(_dev_state "$id")" = LIVE ] || _fail "device is $(_dev_state "$id") after a refused stop"
 exec 3<&-
 "$KUBLK" stop -n "$id" --safe || _fail "stop --safe of a closed device failed"

@@ -15,8 +15,8 @@ mkfs.ext4 -q -F "/dev/ublkb$id" || _fail "mkfs.ext4 failed"
 mnt=$UBLK_TMP/mnt
 _mount "/dev/ublkb$id" "$mnt"
 mkdir -p "$mnt/d"
-for i in $(seq 1 12); do
-	head -c $((i * 1024 * 512 + i)) /dev/urandom > "$mnt/d/f$i" || _fail "writing f$i"
+for i in {1..6}; do
+	head -c $((i * 1024 * 1024 + i)) /dev/urandom > "$mnt/d/f$i" || _fail "writing f$i"
 done
 cp -a "$mnt/d" "$mnt/copy" || _fail "cp"
 (cd "$mnt" && find d copy -type f -exec md5sum {} + | sort -k2) > "$UBLK_TMP/sums"

@@ -13,7 +13,7 @@ _mkfile "$UBLK_TMP/backing" 64M
 _add_dev -t loop -q 2 --offload 2 --recovery_reissue 1 "$UBLK_TMP/backing"
 id=$DEV_ID
 _fio_verify_bg offload "/dev/ublkb$id" 16M --iodepth=32
-sleep 1
+_nap 1
 _kill_recover "$id"
 _fio_bg_ok
 _del_dev "$id"

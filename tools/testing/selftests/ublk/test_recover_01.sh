@@ -22,7 +22,7 @@ _wait_state "$id" QUIESCED
 # a read issued now waits for the next server
 dd if="$dev" of="$UBLK_TMP/read" bs=64k count=16 iflag=direct status=none &
 dd_pid=$!
-sleep 1
+_nap 1
 _pid_alive "$dd_pid" || _fail "a read completed while no server ran"
 _recover "$id"
 wait "$dd_pid" || _fail "the read issued while no server ran failed"

@@ -13,7 +13,7 @@ _mkfile "$UBLK_TMP/backing" 64M
 _add_dev -t loop -q 2 --recovery_reissue 1 "$UBLK_TMP/backing"
 id=$DEV_ID
 _fio_verify_bg reissue "/dev/ublkb$id" 12M --numjobs=2 --offset_increment=16M
-sleep 1
+_nap 1
 _kill_recover "$id"
 _fio_bg_ok
 _del_dev "$id"

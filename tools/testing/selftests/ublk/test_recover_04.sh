@@ -17,7 +17,7 @@ _add_dev -t loop -q 2 --recovery_reissue 1 $mode "$UBLK_TMP/backing"
 id=$DEV_ID
 _fio_verify_bg cycles "/dev/ublkb$id" 16M --numjobs=2 --offset_increment=24M --loops=2
 for cycle in 1 2 3; do
-	sleep 1
+	_nap 1
 	_kill_recover "$id"
 	state=finished
 	_pid_alive "$FIO_PID" && state=running

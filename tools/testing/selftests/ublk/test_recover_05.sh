@@ -20,7 +20,7 @@ _kill_server "$id"
 _wait_state "$id" QUIESCED
 "$KUBLK" recover -n "$id" >/dev/null 2>"$UBLK_TMP/err" &&
 	_fail "recover succeeded although its server died"
-_log "dying recovery: $(cat "$UBLK_TMP/err")"
+_log "dying recovery: $(<"$UBLK_TMP/err")"
 _wait_state "$id" QUIESCED
 [ -b "$dev" ] || _fail "$dev went away"
 # the same device, a server that does not die

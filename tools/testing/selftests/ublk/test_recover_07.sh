@@ -17,7 +17,7 @@ _add_dev -t stripe --chunk 16k -q 2 --recovery_reissue 1 $mode \
 	"$UBLK_TMP/a" "$UBLK_TMP/b" "$UBLK_TMP/c"
 id=$DEV_ID
 _fio_verify_bg stripe "/dev/ublkb$id" 24M --bsrange=4k-128k
-sleep 1
+_nap 1
 _kill_recover "$id"
 _fio_bg_ok
 _del_dev "$id"

@@ -15,11 +15,11 @@ for i in 0 1; do
 	_mkfile "$UBLK_TMP/b$i" 48M
 	_add_dev -t loop -q 2 --recovery_reissue 1 "$UBLK_TMP/b$i"
 	ids+=("$DEV_ID")
-	_fio_verify_bg "v$i" "/dev/ublkb$DEV_ID" 24M --loops=2
+	_fio_verify_bg "v$i" "/dev/ublkb$DEV_ID" 16M
 	pids+=("$FIO_PID")
 done
 for cycle in 1 2; do
-	sleep 1
+	_nap 1
 	for id in "${ids[@]}"; do
 		_kill_server "$id"
 	done

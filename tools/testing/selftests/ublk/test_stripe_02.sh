@@ -13,7 +13,7 @@ for chunk in 4k 64k 512k; do
 	_mkfile "$UBLK_TMP/b" 32M
 	_add_dev -t stripe -q 2 --chunk "$chunk" "$UBLK_TMP/a" "$UBLK_TMP/b"
 	id=$DEV_ID
-	_fio_verify "/dev/ublkb$id" 16M --bsrange=4k-512k --numjobs=2 --offset_increment=24M
+	_fio_verify "/dev/ublkb$id" 8M --bsrange=4k-512k --numjobs=2 --offset_increment=24M
 	_del_dev "$id"
 	_log "chunk $chunk verified"
 done

@@ -14,7 +14,7 @@ for m in $(_data_modes); do
 	# shellcheck disable=SC2086 # opt is empty or one option
 	_add_dev -t stripe -q 2 --chunk 32k $opt "$UBLK_TMP/a" "$UBLK_TMP/b" "$UBLK_TMP/c"
 	id=$DEV_ID
-	_fio_verify "/dev/ublkb$id" 16M --bsrange=4k-256k --numjobs=2 --offset_increment=20M \
+	_fio_verify "/dev/ublkb$id" 8M --bsrange=4k-256k --numjobs=2 --offset_increment=20M \
 		--fsync=16
 	_del_dev "$id"
 	_log "$name verified"

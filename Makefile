@@ -10,6 +10,7 @@
 #   make run              boot a guest, serve a ublk device with kublk and
 #                         run a verified fio job on it
 #   make shell            an interactive guest (FLAVOUR=test|debug)
+#   make bench            fio IOPS: null_blk, stock and our ublk_drv (README)
 #   make kernel           build the test and debug guest kernels
 #   make selftests        build kublk and the selftests on the host
 #   make headers          usr/include/ from our include/uapi/
@@ -33,13 +34,13 @@ else
 MODBUILD := $(MODSRC)
 endif
 
-.PHONY: all module module-path kernel check run shell selftests \
+.PHONY: all module module-path kernel check run shell bench selftests \
 	selftests-prep headers clean help
 
 all: module
 
 help:
-	@sed -n '3,17s/^# \{0,1\}//p' $(TOP)/Makefile
+	@sed -n '3,18s/^# \{0,1\}//p' $(TOP)/Makefile
 
 module:
 	@test -f $(MODSRC)/Makefile || \
@@ -89,6 +90,9 @@ run:
 
 shell:
 	$(TOP)/scripts/vm.sh -k $(FLAVOUR) -m $(MODULE) shell
+
+bench:
+	$(TOP)/scripts/bench.sh $(BENCH_ARGS)
 
 clean:
 	rm -f $(MODSRC)/*.o $(MODSRC)/*.ko $(MODSRC)/*.mod $(MODSRC)/*.mod.c \

@@ -8,7 +8,7 @@
 _prep_test
 
 grep -qw '^ublk_drv' /proc/modules || _fail "ublk_drv is not in /proc/modules"
-want=$(cat /sys/class/misc/ublk-control/dev) || _fail "no ublk-control in /sys/class/misc"
+want=$(</sys/class/misc/ublk-control/dev) || _fail "no ublk-control in /sys/class/misc"
 got=$(printf '%d:%d' "0x$(stat -c %t /dev/ublk-control)" "0x$(stat -c %T /dev/ublk-control)")
 [ "$want" = "$got" ] || _fail "/dev/ublk-control is $got, sysfs says $want"
 _log "/dev/ublk-control is $got"

@@ -50,7 +50,8 @@ ifneq ($(MODDIR),)
 		--exclude '*.mod*' --exclude 'modules.order' --exclude 'Module.symvers' \
 		$(TOP)/drivers $(TOP)/include $(MODDIR)/
 endif
-	$(MAKE) -C $(KDIR) M=$(MODBUILD) $(if $(W),W=$(W)) $(if $(C),C=$(C)) modules
+	$(MAKE) -C $(KDIR) M=$(MODBUILD) CONFIG_BLK_DEV_UBLK=m \
+		$(if $(W),W=$(W)) $(if $(C),C=$(C)) modules
 
 module-path:
 	@echo $(MODBUILD)/ublk_drv.ko
@@ -78,8 +79,10 @@ selftests-prep: $(if $(wildcard $(TOP)/include/uapi/linux/ublk_cmd.h),headers)
 			$(TOP)/tools/testing/selftests/$$f; \
 	done
 
+# lib.mk only defaults OUTPUT at the top make level: pass it down.
 selftests: selftests-prep
-	$(MAKE) -C $(TOP)/tools/testing/selftests/ublk
+	$(MAKE) -C $(TOP)/tools/testing/selftests/ublk \
+		OUTPUT=$(TOP)/tools/testing/selftests/ublk
 
 check:
 	$(TOP)/scripts/check.sh

@@ -179,7 +179,9 @@ fi
 qpid=$!
 killed=0
 (
-	sleep $((timeout + 120))
+	# Not on our stdout: a reader of this script's output (| tee)
+	# would wait for the sleep to end.
+	sleep $((timeout + 120)) </dev/null >/dev/null 2>&1
 	echo "vm.sh: guest still running $((timeout + 120))s after start, killing it" >&2
 	kill -9 "$qpid" 2>/dev/null
 ) &

@@ -178,10 +178,13 @@ fi
 "${qemu[@]}" -serial "file:$out/console.log" -serial stdio </dev/null &
 qpid=$!
 killed=0
+# The watchdog's sleep must not outlive it holding our stdout: a caller
+# reading it through a pipe ("vm.sh ... | tee") would wait for the sleep.
 (
-	# Not on our stdout: a reader of this script's output (| tee)
-	# would wait for the sleep to end.
-	sleep $((timeout + 120)) </dev/null >/dev/null 2>&1
+	trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
+	sleep $((timeout + 120)) >/dev/null 2>&1 &
+	sleeper=$!
+	wait "$sleeper"
 	echo "vm.sh: guest still running $((timeout + 120))s after start, killing it" >&2
 	kill -9 "$qpid" 2>/dev/null
 ) &

@@ -1,0 +1,316 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * kublk: a ublk server for the selftests.
+ *
+ * The core (kublk.c: command line and device life cycle; ctrl.c: control
+ * commands; io.c: server threads and the io command loop; offload.c:
+ * offload threads) serves /dev/ublkbN through /dev/ublkcN and hands every
+ * request to a target, one file each (tgt_null.c, tgt_loop.c,
+ * tgt_stripe.c, tgt_fault_inject.c).
+ *
+ * Threads.  A server thread owns a set of io slots (queue, tag) and an
+ * io_uring on which it issues their FETCH / COMMIT_AND_FETCH / NEED_GET_DATA
+ * commands and, unless offloading, the targets' backing IO.  By default
+ * there is one server thread per queue (all 6.12 drivers require that: a
+ * queue's commands must come from one task); with --nthreads and a driver
+ * reporting UBLK_F_PER_IO_DAEMON the slots are spread over the threads.
+ * With --offload N, N offload threads run the targets on their own rings;
+ * server threads only fetch, copy and commit.
+ *
+ * Data.  Targets always see the request's data in the slot's server
+ * buffer (struct kublk_io.buf): in copy mode the driver copies it there,
+ * with NEED_GET_DATA the driver asks for the buffer first, and with
+ * USER_COPY the core moves it with pread()/pwrite() on /dev/ublkcN.
+ */
+#ifndef KUBLK_H
+#define KUBLK_H
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <sys/types.h>
+#include <linux/ublk_cmd.h>
+#include "liburing_compat.h"
+
+#define KUBLK_MAX_QUEUES	32
+#define KUBLK_MAX_THREADS	64
+#define KUBLK_MAX_FILES		4
+#define KUBLK_DEF_DEPTH		128
+#define KUBLK_MAX_DEPTH		1024
+#define KUBLK_DEF_MAX_IO	(512 << 10)
+#define KUBLK_CTRL_DEV		"/dev/ublk-control"
+#define KUBLK_DEF_RUN_DIR	"/run/kublk"
+
+#define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
+#define round_up(x, a)		((((x) + (a) - 1) / (a)) * (a))
+
+/*
+ * io_uring user_data of everything a server or offload thread issues:
+ *
+ *   bits  0-15  tag
+ *   bits 16-23  op: _IOC_NR of a ublk io command, a KUBLK_EV_* event,
+ *               or (target IO) the target's own operation code
+ *   bits 24-39  target data (e.g. which backing file)
+ *   bits 40-51  queue id
+ *   bit     63  target IO: the CQE goes to the target's ->io_done()
+ */
+#define KUBLK_UD_TGT		(1ULL << 63)
+#define KUBLK_EV_NOTIFY		0xf0	/* offload eventfd read */
+
+static inline __u64 kublk_ud(unsigned int q_id, unsigned int tag, unsigned int op,
+			     unsigned int tgt_data, bool tgt)
+{
+	return (__u64)tag | ((__u64)(op & 0xff) << 16) |
+	       ((__u64)(tgt_data & 0xffff) << 24) | ((__u64)(q_id & 0xfff) << 40) |
+	       (tgt ? KUBLK_UD_TGT : 0);
+}
+
+static inline unsigned int ud_tag(__u64 ud) { return ud & 0xffff; }
+static inline unsigned int ud_op(__u64 ud) { return (ud >> 16) & 0xff; }
+static inline unsigned int ud_tgt_data(__u64 ud) { return (ud >> 24) & 0xffff; }
+static inline unsigned int ud_q_id(__u64 ud) { return (ud >> 40) & 0xfff; }
+static inline bool ud_is_tgt(__u64 ud) { return ud & KUBLK_UD_TGT; }
+
+struct kublk_dev;
+struct kublk_thread;
+
+/*
+ * One io slot.  Only its owning server thread touches it, except that
+ * while an offload thread runs the target for it (KUBLK_IO_OFFLOADED)
+ * the target fields belong to that thread.
+ */
+struct kublk_io {
+	void *buf;			/* server buffer, max_io bytes */
+	unsigned int flags;
+#define KUBLK_IO_IN_KERNEL	(1U << 0)	/* a command of ours is in the driver */
+#define KUBLK_IO_IN_SERVER	(1U << 1)	/* a request is being served */
+#define KUBLK_IO_OFFLOADED	(1U << 2)	/* ... by an offload thread */
+#define KUBLK_IO_DONE		(1U << 3)	/* aborted: no more commands */
+	struct kublk_thread *t;		/* the server thread owning the slot */
+
+	/* for the target while it serves a request */
+	int tgt_pending;		/* backing IOs not completed yet */
+	int tgt_res;			/* result gathered so far */
+	unsigned int tgt_state;		/* target's own per-request state */
+	struct __kernel_timespec ts;	/* for a target's IORING_OP_TIMEOUT */
+	void *tgt_priv;			/* target's per-slot memory */
+};
+
+struct kublk_queue {
+	int q_id;
+	int depth;
+	struct kublk_dev *dev;
+	const struct ublksrv_io_desc *iods;	/* mmapped, read-only */
+	size_t iods_len;
+	struct kublk_io *ios;
+};
+
+/* a bounded multi-producer queue of (queue, tag, result) */
+struct kublk_mpq_ent {
+	__u16 q_id;
+	__u16 tag;
+	__s32 res;
+};
+
+struct kublk_mpq {
+	pthread_mutex_t lock;
+	unsigned int head, tail, mask;	/* under lock */
+	struct kublk_mpq_ent *ents;
+};
+
+struct kublk_thread {
+	struct kublk_dev *dev;
+	int idx;
+	bool offload;			/* an offload thread, no slots */
+	bool started;
+	pthread_t tid;
+	struct io_uring ring;
+	bool ring_ok;
+	unsigned int ring_depth;
+
+	int nr_ios;			/* slots owned (server threads) */
+	int nr_done;			/* ... that were aborted */
+	int cmd_inflight;		/* ublk io commands in the driver */
+	int tgt_inflight;		/* target IOs on this ring */
+	int fetch_err;			/* first failed FETCH, errno */
+
+	/*
+	 * Offload plumbing (server threads with --offload, and offload
+	 * threads): others push to inbox and write evfd, which this
+	 * thread's ring reads with READ_MULTISHOT.
+	 */
+	int evfd;
+	struct kublk_mpq inbox;
+	struct kublk_buf_ring evbr;
+	bool ev_armed;
+	bool need_exit;			/* offload threads: told to stop */
+	/* threads this one pushed to since it last notified them */
+	struct kublk_thread *notify[KUBLK_MAX_THREADS];
+	int nr_notify;
+};
+
+enum kublk_hook {
+	KUBLK_HOOK_FETCH,	/* a server thread is about to issue fetch n */
+	KUBLK_HOOK_FETCHED,	/* all threads issued their fetches */
+};
+
+struct kublk_tgt_ops {
+	const char *name;
+	const char *usage;		/* help text for the target's arguments */
+	const struct option *opts;	/* its own long options (may be NULL) */
+	/* an option of ->opts, or a positional argument (opt == 0) */
+	int (*parse_opt)(struct kublk_dev *dev, int opt, const char *arg);
+	/* open backing files, set dev->size and the parameters */
+	int (*init)(struct kublk_dev *dev);
+	void (*deinit)(struct kublk_dev *dev);
+	/* most SQEs one request needs on a ring */
+	int (*sqes_per_io)(const struct kublk_dev *dev);
+	/* optional: bytes of per-slot memory the core allocates (tgt_priv) */
+	size_t (*io_priv_size)(const struct kublk_dev *dev);
+	/*
+	 * Serve the request of (q, tag) on thread t's ring.  Returns a
+	 * result to complete it at once (bytes, or -errno), or
+	 * KUBLK_QUEUED when the target completes it later with
+	 * kublk_complete_io().
+	 */
+	int (*queue_io)(struct kublk_thread *t, struct kublk_queue *q, int tag);
+	/* a CQE of the target's IO */
+	void (*io_done)(struct kublk_thread *t, struct kublk_queue *q, int tag,
+			const struct io_uring_cqe *cqe);
+	/* optional: called at the points of enum kublk_hook */
+	void (*hook)(struct kublk_thread *t, enum kublk_hook h, int n);
+	/* optional: extra words for "kublk list" (target=... is printed) */
+	void (*describe)(const struct kublk_dev *dev, FILE *f);
+};
+#define KUBLK_QUEUED	1000000
+
+struct kublk_dev {
+	/* what the user asked for */
+	const struct kublk_tgt_ops *tgt;
+	int dev_id;			/* -1: any */
+	unsigned int nr_queues;
+	unsigned int depth;
+	unsigned int max_io;
+	__u64 flags;			/* UBLK_F_* requested */
+	unsigned long long size;	/* -s, for targets without files */
+	unsigned int lbs, pbs;		/* block sizes, bytes */
+	bool rotational, read_only;
+	int nthreads;			/* 0: one per queue */
+	int nr_offload;
+	bool foreground;
+	bool recovering;		/* started by "kublk recover" */
+	const char *log;
+
+	/* options parsed for later features; refused unless supported */
+	bool zero_copy, auto_zc, batch, iopoll;
+	int prio;
+
+	/* the target */
+	int nr_files;
+	char *files[KUBLK_MAX_FILES];
+	int fds[KUBLK_MAX_FILES];
+	bool direct;			/* backing files opened O_DIRECT */
+	void *tgt_data;
+
+	/* the device */
+	struct ublksrv_ctrl_dev_info info;	/* as the driver returned it */
+	struct ublk_params params;
+	__u64 features;			/* GET_FEATURES */
+	int cdev_fd;
+	struct kublk_queue queues[KUBLK_MAX_QUEUES];
+	struct kublk_thread threads[KUBLK_MAX_THREADS];
+	int nr_threads;
+	struct kublk_thread offload[KUBLK_MAX_THREADS];
+
+	/* threads -> main thread */
+	sem_t ready;			/* posted once per server thread */
+	int threads_running;		/* atomic */
+	pthread_t main_tid;
+
+	/* saved arguments of "add", for "recover" and "list" */
+	int argc;
+	char **argv;
+};
+
+/* targets */
+extern const struct kublk_tgt_ops tgt_null_ops;
+extern const struct kublk_tgt_ops tgt_loop_ops;
+extern const struct kublk_tgt_ops tgt_stripe_ops;
+extern const struct kublk_tgt_ops tgt_fault_inject_ops;
+
+/* kublk.c */
+void kublk_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void kublk_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int kublk_parse_size(const char *s, unsigned long long *out);
+int kublk_parse_uint(const char *s, unsigned int *out);
+
+/* ctrl.c: control commands; return 0 / bytes or -errno */
+int kublk_ctrl_cmd(__u32 cmd_op, __u32 dev_id, void *buf, __u16 len, __u64 data);
+int kublk_get_features(__u64 *features);
+int kublk_get_info(int dev_id, struct ublksrv_ctrl_dev_info *info);
+int kublk_get_params(int dev_id, struct ublk_params *p);
+const char *kublk_feature_name(int bit);
+const char *kublk_state_name(int state);
+void kublk_print_flags(FILE *f, __u64 flags);
+
+/* io.c */
+int kublk_start_threads(struct kublk_dev *dev);
+void kublk_join_threads(struct kublk_dev *dev);
+/* target: the request of (q, tag) is done with @res (bytes or -errno) */
+void kublk_complete_io(struct kublk_thread *t, struct kublk_queue *q, int tag, int res);
+/* target: an SQE for its IO on t's ring (user_data: kublk_ud(..., true)) */
+struct io_uring_sqe *kublk_tgt_sqe(struct kublk_thread *t);
+struct io_uring_sqe *kublk_get_sqe(struct kublk_thread *t);
+void kublk_handle_cqe(struct kublk_thread *t, const struct io_uring_cqe *cqe);
+bool kublk_reap(struct kublk_thread *t);
+int kublk_thread_ring_init(struct kublk_thread *t, unsigned int entries);
+int kublk_inbox_init(struct kublk_thread *t, unsigned int nr_ents);
+void kublk_inbox_exit(struct kublk_thread *t);
+bool kublk_inbox_pop(struct kublk_thread *t, struct kublk_mpq_ent *out);
+int kublk_notify_start(struct kublk_thread *t);
+int kublk_arm_notify(struct kublk_thread *t);
+void kublk_push(struct kublk_thread *from, struct kublk_thread *to,
+		unsigned int q_id, unsigned int tag, int res);
+void kublk_notify_all(struct kublk_thread *t);
+void kublk_commit_io(struct kublk_thread *t, struct kublk_queue *q, int tag, int res);
+
+static inline const struct ublksrv_io_desc *kublk_iod(const struct kublk_queue *q, int tag)
+{
+	return &q->iods[tag];
+}
+
+/* offload.c */
+int kublk_offload_start(struct kublk_dev *dev);
+void kublk_offload_stop(struct kublk_dev *dev);
+void kublk_offload_submit(struct kublk_thread *t, struct kublk_queue *q, int tag);
+void kublk_offload_drain(struct kublk_thread *t);
+
+/* backing.c: helpers for targets with backing files */
+int kublk_backing_open(struct kublk_dev *dev, int i, unsigned long long *size);
+void kublk_backing_close(struct kublk_dev *dev);
+/* prepare one IO on backing file i (fixed file i + 1) */
+void kublk_backing_prep(struct kublk_thread *t, struct kublk_queue *q, int tag,
+			int file, unsigned int op, void *buf, unsigned int len,
+			unsigned long long off, unsigned int tgt_data);
+void kublk_backing_set_params(struct kublk_dev *dev);
+void kublk_set_discard(struct kublk_dev *dev);
+int kublk_null_result(const struct kublk_queue *q, int tag);
+int kublk_backing_queue_io(struct kublk_thread *t, struct kublk_queue *q, int tag);
+int kublk_prep_timeout(struct kublk_thread *t, struct kublk_queue *q, int tag,
+		       unsigned int op, struct __kernel_timespec *ts);
+void kublk_set_ts(struct __kernel_timespec *ts, unsigned long long us);
+/* size of the data of the request in slot (q, tag), bytes */
+static inline unsigned int kublk_io_len(const struct kublk_queue *q, int tag)
+{
+	return kublk_iod(q, tag)->nr_sectors << 9;
+}
+
+static inline unsigned long long kublk_io_off(const struct kublk_queue *q, int tag)
+{
+	return kublk_iod(q, tag)->start_sector << 9;
+}
+
+#endif

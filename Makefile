@@ -79,10 +79,8 @@ selftests-prep: $(if $(wildcard $(TOP)/include/uapi/linux/ublk_cmd.h),headers)
 			$(TOP)/tools/testing/selftests/$$f; \
 	done
 
-# lib.mk only defaults OUTPUT at the top make level: pass it down.
 selftests: selftests-prep
-	$(MAKE) -C $(TOP)/tools/testing/selftests/ublk \
-		OUTPUT=$(TOP)/tools/testing/selftests/ublk
+	$(MAKE) -C $(TOP)/tools/testing/selftests/ublk
 
 check:
 	$(TOP)/scripts/check.sh

@@ -283,7 +283,10 @@ static int ublk_commit_and_fetch(struct io_uring_cmd *cmd,
 /*
  * UBLK_F_NEED_GET_DATA: the server names the buffer for the WRITE it was
  * told about; copy the data there and answer at once.  The slot stays
- * the server's until it commits.
+ * the server's until it commits: this command is never the slot's
+ * command, so no slot is ever left looking ACTIVE without one (a
+ * NEED_GET_DATA handled through task work upstream once did that), and
+ * a bad buffer leaves everything as it was for the server to retry.
  */
 static int ublk_need_get_data(struct ublk_queue *ubq, u16 tag, u64 addr)
 {

@@ -471,8 +471,10 @@ static void ublk_reset_server(struct ublk_device *ub)
 				put_task_struct(io->task);
 			io->task = NULL;
 			io->cmd = NULL;
+			WRITE_ONCE(io->req, NULL);
 			io->addr = 0;
 			io->res = 0;
+			refcount_set(&io->ref, 0);
 			WRITE_ONCE(io->flags, 0);
 		}
 	}

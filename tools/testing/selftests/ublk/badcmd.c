@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <linux/blkzoned.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -233,11 +234,14 @@ struct worker {
 	int q_id;
 	int idx, nr;
 	int ready;
-	long served;
-	/* probes: a bad commit, and a commit of a tag of another worker */
+	/*
+	 * probes: a bad commit, a commit of a tag of another worker, a
+	 * zone report with more bytes than asked for
+	 */
 	bool probe_bad_commit;
 	bool probe_foreign;
-	int probe_res[2];
+	bool probe_report;
+	int probe_res[3];
 };
 
 struct server {
@@ -252,7 +256,13 @@ struct server {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	int nr_ready;
+	/* a zoned null device: write pointers, in sectors */
+	bool zoned;
+	__u64 wp[64];
 };
+
+#define ZONE_SECTORS	2048
+#define NR_ZONES	16
 
 static size_t iods_size(int depth)
 {
@@ -303,6 +313,79 @@ static int io_res(const struct ublksrv_io_desc *iod)
 	}
 }
 
+static __u64 uc_pos(int q, int tag)
+{
+	return UBLKSRV_IO_BUF_OFFSET + ((__u64)q << UBLK_QID_OFF) +
+		((__u64)tag << UBLK_TAG_OFF);
+}
+
+/* sequential zones whose data is discarded; reads return zeroes */
+static void zoned_io(struct worker *w, int tag, const struct ublksrv_io_desc *iod)
+{
+	static char zeroes[BUF_SIZE];
+	struct server *s = w->srv;
+	struct blk_zone zones[NR_ZONES];
+	__u64 start = iod->start_sector, z = start / ZONE_SECTORS, lba = 0;
+	__u32 nr = iod->nr_sectors;
+	int res = 0, i, n;
+
+	switch (ublksrv_get_op(iod)) {
+	case UBLK_IO_OP_READ:
+		res = nr << 9;
+		if (pwrite(s->cdev, zeroes, res, uc_pos(w->q_id, tag)) != res)
+			res = -EIO;
+		break;
+	case UBLK_IO_OP_WRITE:
+		res = start == s->wp[z] ? (int)(nr << 9) : -EIO;
+		if (res > 0)
+			s->wp[z] += nr;
+		break;
+	case UBLK_IO_OP_ZONE_APPEND:
+		lba = s->wp[z];
+		s->wp[z] += nr;
+		res = nr << 9;
+		break;
+	case UBLK_IO_OP_ZONE_RESET_ALL:
+		for (i = 0; i < NR_ZONES; i++)
+			s->wp[i] = (__u64)i * ZONE_SECTORS;
+		break;
+	case UBLK_IO_OP_ZONE_RESET:
+		s->wp[z] = z * ZONE_SECTORS;
+		break;
+	case UBLK_IO_OP_ZONE_FINISH:
+		s->wp[z] = (z + 1) * ZONE_SECTORS;
+		break;
+	case UBLK_IO_OP_REPORT_ZONES:
+		n = NR_ZONES - z < iod->nr_zones ? NR_ZONES - z : iod->nr_zones;
+		memset(zones, 0, sizeof(zones));
+		for (i = 0; i < n; i++, z++) {
+			struct blk_zone *zn = &zones[i];
+
+			zn->start = z * ZONE_SECTORS;
+			zn->len = zn->capacity = ZONE_SECTORS;
+			zn->wp = s->wp[z];
+			zn->type = BLK_ZONE_TYPE_SEQWRITE_REQ;
+			zn->cond = zn->wp == zn->start ? BLK_ZONE_COND_EMPTY :
+				   zn->wp == zn->start + zn->len ?
+				   BLK_ZONE_COND_FULL : BLK_ZONE_COND_IMP_OPEN;
+		}
+		res = n * sizeof(zones[0]);
+		if (pwrite(s->cdev, zones, res, uc_pos(w->q_id, tag)) != res)
+			res = -EIO;
+		if (w->probe_report) {
+			/* more than the request can hold: refused */
+			w->probe_report = false;
+			prep_io(get_sqe(&w->ring), s->cdev,
+				UBLK_U_IO_COMMIT_AND_FETCH_REQ, w->q_id, tag,
+				iod->nr_zones * sizeof(zones[0]) + 64, 0,
+				UD_PROBE | 2);
+		}
+		break;
+	}
+	prep_io(get_sqe(&w->ring), s->cdev, UBLK_U_IO_COMMIT_AND_FETCH_REQ,
+		w->q_id, tag, res, lba, tag);
+}
+
 static void *worker_fn(void *arg)
 {
 	struct worker *w = arg;
@@ -336,7 +419,7 @@ static void *worker_fn(void *arg)
 
 			seen++;
 			if (ud & UD_PROBE) {
-				w->probe_res[ud & 1] = cqe->res;
+				w->probe_res[ud & 3] = cqe->res;
 				continue;
 			}
 			tag = ud;
@@ -351,6 +434,10 @@ static void *worker_fn(void *arg)
 				continue;
 			}
 			iod = &s->iods[q][tag];
+			if (s->zoned) {
+				zoned_io(w, tag, iod);
+				continue;
+			}
 			if (w->probe_bad_commit) {
 				/* more than the request has: refused */
 				w->probe_bad_commit = false;
@@ -370,7 +457,6 @@ static void *worker_fn(void *arg)
 			prep_io(get_sqe(&w->ring), s->cdev,
 				UBLK_U_IO_COMMIT_AND_FETCH_REQ, q, tag,
 				io_res(iod), tag_buf(s, q, tag), tag);
-			w->served++;
 		}
 		io_uring_cq_advance(&w->ring, seen);
 	}
@@ -392,6 +478,9 @@ static void server_start(struct server *s, int id, int per_queue)
 	s->nr_queues = info.nr_hw_queues;
 	s->depth = info.queue_depth;
 	s->flags = info.flags;
+	s->zoned = info.flags & UBLK_F_ZONED;
+	for (i = 0; i < NR_ZONES; i++)
+		s->wp[i] = (__u64)i * ZONE_SECTORS;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
 
@@ -1010,6 +1099,127 @@ static void check_user_copy(void)
 	del_dev(id);
 }
 
+static void zoned_params(struct ublk_params *p)
+{
+	basic_params(p, NR_ZONES * ZONE_SECTORS);
+	p->types |= UBLK_PARAM_TYPE_ZONED;
+	p->basic.chunk_sectors = ZONE_SECTORS;
+	p->zoned.max_open_zones = 4;
+	p->zoned.max_active_zones = 4;
+	p->zoned.max_zone_append_sectors = 256;
+}
+
+/* a zone of the device as BLKREPORTZONE tells it */
+static int report_zone(int fd, int z, struct blk_zone *zone)
+{
+	struct {
+		struct blk_zone_report rep;
+		struct blk_zone zone;
+	} r = { .rep = { .sector = (__u64)z * ZONE_SECTORS, .nr_zones = 1 } };
+
+	if (ioctl(fd, BLKREPORTZONE, &r) || r.rep.nr_zones != 1)
+		return -1;
+	*zone = r.zone;
+	return 0;
+}
+
+static void check_zoned(void)
+{
+	struct ublk_params p;
+	struct blk_zone zone;
+	struct blk_zone_range range;
+	struct server s;
+	char path[64], sys[64], buf[64];
+	void *data;
+	int id, fd, ok, z, n;
+
+	if (!(features & UBLK_F_ZONED)) {
+		printf("ok: zoned checks skipped: no UBLK_F_ZONED\n");
+		return;
+	}
+	id = add_dev(UBLK_F_USER_COPY | UBLK_F_ZONED, 1, 4, NULL);
+	if (id < 0) {
+		expect(id, 0, "ADD_DEV zoned");
+		return;
+	}
+
+	basic_params(&p, NR_ZONES * ZONE_SECTORS);
+	expect(set_params(id, &p), -EINVAL, "SET_PARAMS of a zoned device without ZONED");
+	zoned_params(&p);
+	p.basic.chunk_sectors = 3072;
+	expect(set_params(id, &p), -EINVAL, "SET_PARAMS with zones of 3072 sectors");
+	zoned_params(&p);
+	p.zoned.max_open_zones = 5;
+	expect(set_params(id, &p), -EINVAL, "SET_PARAMS with more open than active zones");
+	zoned_params(&p);
+	p.zoned.max_active_zones = NR_ZONES + 1;
+	p.zoned.max_open_zones = 0;
+	expect(set_params(id, &p), -EINVAL, "SET_PARAMS with more active zones than zones");
+	zoned_params(&p);
+	p.zoned.max_zone_append_sectors = 0;
+	expect(set_params(id, &p), -EINVAL, "SET_PARAMS with no zone append");
+	zoned_params(&p);
+	p.zoned.reserved[3] = 1;
+	expect(set_params(id, &p), -EINVAL, "SET_PARAMS with a reserved zoned byte set");
+	zoned_params(&p);
+	expect(set_params(id, &p), 0, "SET_PARAMS zoned");
+
+	server_start(&s, id, 1);
+	s.w[0].probe_report = true;
+	/* START_DEV reads the zones through the server */
+	expect(ctrl_simple(UBLK_U_CMD_START_DEV, id, getpid()), 0,
+	       "START_DEV of a zoned device");
+	expect(s.w[0].probe_res[2], -EINVAL,
+	       "COMMIT_AND_FETCH_REQ of a zone report larger than asked for");
+
+	snprintf(sys, sizeof(sys), "/sys/block/ublkb%d/queue/nr_zones", id);
+	fd = open(sys, O_RDONLY);
+	n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+	buf[n > 0 ? n : 0] = 0;
+	if (fd >= 0)
+		close(fd);
+	report(atoi(buf) == NR_ZONES, "the disk has %d zones (%d)", NR_ZONES,
+	       atoi(buf));
+
+	snprintf(path, sizeof(path), "/dev/ublkb%d", id);
+	fd = open(path, O_RDWR | O_DIRECT);
+	if (fd < 0 || posix_memalign(&data, 4096, 4096)) {
+		report(false, "open %s", path);
+		goto out;
+	}
+	for (ok = 1, z = 0; z < NR_ZONES; z++)
+		ok &= !report_zone(fd, z, &zone) &&
+		      zone.start == (__u64)z * ZONE_SECTORS &&
+		      zone.len == ZONE_SECTORS && zone.wp == zone.start &&
+		      zone.cond == BLK_ZONE_COND_EMPTY;
+	report(ok, "BLKREPORTZONE: %d empty zones of %d sectors", NR_ZONES,
+	       ZONE_SECTORS);
+
+	memset(data, 0x5a, 4096);
+	expect(pwrite(fd, data, 4096, ZONE_SECTORS * 512ULL) == 4096 ? 0 : -errno,
+	       0, "a write at zone 1's write pointer");
+	n = report_zone(fd, 1, &zone);
+	report(!n && zone.wp == ZONE_SECTORS + 8,
+	       "zone 1's write pointer moved (%llu)", (unsigned long long)zone.wp);
+	range = (struct blk_zone_range){ ZONE_SECTORS, ZONE_SECTORS };
+	expect(ioctl(fd, BLKRESETZONE, &range) ? -errno : 0, 0, "BLKRESETZONE");
+	report(!report_zone(fd, 1, &zone) && zone.wp == ZONE_SECTORS,
+	       "zone 1 is empty again");
+	range = (struct blk_zone_range){ 2 * ZONE_SECTORS, ZONE_SECTORS };
+	expect(ioctl(fd, BLKFINISHZONE, &range) ? -errno : 0, 0, "BLKFINISHZONE");
+	report(!report_zone(fd, 2, &zone) && zone.cond == BLK_ZONE_COND_FULL,
+	       "zone 2 is full");
+	expect(pread(fd, data, 4096, 0) == 4096 ? 0 : -errno, 0,
+	       "a read of zone 0");
+	close(fd);
+	free(data);
+out:
+	expect(ctrl_simple(UBLK_U_CMD_STOP_DEV, id, 0), 0,
+	       "STOP_DEV of the zoned device");
+	server_stop(&s);
+	del_dev(id);
+}
+
 /* ---- unprivileged ---- */
 
 static int pipe_up[2], pipe_down[2];
@@ -1232,6 +1442,7 @@ int main(int argc, char **argv)
 	expect(ctrl_simple(UBLK_U_CMD_START_USER_RECOVERY, healthy, 0),
 	       -EOPNOTSUPP, "START_USER_RECOVERY of a device without it");
 	check_user_copy();
+	check_zoned();
 	check_unprivileged(healthy);
 	del_dev(id);
 	del_dev(rec_id);

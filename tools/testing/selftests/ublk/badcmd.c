@@ -1413,8 +1413,12 @@ int main(int argc, char **argv)
 		return KSFT_SKIP;
 	}
 
-	/* a healthy device with a per-I/O-task server, reading all along */
-	healthy = add_dev(UBLK_F_PER_IO_DAEMON, 1, 8, NULL);
+	/*
+	 * A healthy, recoverable device with a per-I/O-task server, reading
+	 * all along.
+	 */
+	healthy = add_dev(UBLK_F_PER_IO_DAEMON | UBLK_F_USER_RECOVERY, 1, 8,
+			  NULL);
 	if (healthy < 0)
 		die("ADD_DEV");
 	basic_params(&p, 1 << 20);
@@ -1440,7 +1444,9 @@ int main(int argc, char **argv)
 	check_start_not_ready(id);
 	check_live_dev(healthy, &srv);
 	expect(ctrl_simple(UBLK_U_CMD_START_USER_RECOVERY, healthy, 0),
-	       -EOPNOTSUPP, "START_USER_RECOVERY of a device without it");
+	       -EBUSY, "START_USER_RECOVERY of a live device");
+	expect(ctrl_simple(UBLK_U_CMD_END_USER_RECOVERY, healthy, getpid()),
+	       -EBUSY, "END_USER_RECOVERY of a live device");
 	check_user_copy();
 	check_zoned();
 	check_unprivileged(healthy);

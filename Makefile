@@ -51,7 +51,8 @@ ifneq ($(MODDIR),)
 		--exclude '*.mod*' --exclude 'modules.order' --exclude 'Module.symvers' \
 		$(TOP)/drivers $(TOP)/include $(MODDIR)/
 endif
-	$(MAKE) -C $(KDIR) M=$(MODBUILD) $(if $(W),W=$(W)) $(if $(C),C=$(C)) modules
+	$(MAKE) -C $(KDIR) M=$(MODBUILD) CONFIG_BLK_DEV_UBLK=m \
+		$(if $(W),W=$(W)) $(if $(C),C=$(C)) modules
 
 module-path:
 	@echo $(MODBUILD)/ublk_drv.ko

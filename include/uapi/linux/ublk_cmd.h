@@ -67,7 +67,7 @@
 	_IOWR('u', UBLK_CMD_END_USER_RECOVERY, struct ublksrv_ctrl_cmd)
 #define UBLK_U_CMD_GET_DEV_INFO2	\
 	_IOR('u', UBLK_CMD_GET_DEV_INFO2, struct ublksrv_ctrl_cmd)
-/* the feature mask (u64) is written to addr; len must be >= 8 */
+/* the feature mask (u64) is written to addr; len must be at least 8 */
 #define UBLK_U_CMD_GET_FEATURES		\
 	_IOR('u', 0x13, struct ublksrv_ctrl_cmd)
 /* like DEL_DEV, but returns without waiting for the device to go away */
@@ -151,7 +151,11 @@
 #define UBLK_IO_RES_NEED_GET_DATA	1
 #define UBLK_IO_RES_ABORT		(-ENODEV)
 
-/* mmap offset of queue q's descriptor array: q * the array's size */
+/*
+ * mmap offset of queue q's descriptor array: UBLKSRV_CMD_BUF_OFFSET plus
+ * q times the size of an array of UBLK_MAX_QUEUE_DEPTH descriptors,
+ * rounded up to a page, whatever the device's queue depth
+ */
 #define UBLKSRV_CMD_BUF_OFFSET	0
 #define UBLKSRV_IO_BUF_OFFSET	0x80000000
 
@@ -307,14 +311,17 @@ struct ublksrv_ctrl_cmd {
 	/* device id; -1 in ADD_DEV lets the driver choose */
 	__u32	dev_id;
 
-	/* GET_QUEUE_AFFINITY only; must be -1 otherwise */
+	/* -1 (ADD_DEV checks it); GET_QUEUE_AFFINITY takes data[0] */
 	__u16	queue_id;
 
 	/* size of the user buffer at addr, and the buffer */
 	__u16	len;
 	__u64	addr;
 
-	/* inline argument */
+	/*
+	 * inline argument: the server's pid for START_DEV and
+	 * END_USER_RECOVERY, the queue for GET_QUEUE_AFFINITY
+	 */
 	__u64	data[1];
 
 	/*
@@ -391,9 +398,8 @@ struct ublksrv_ctrl_dev_info {
 
 /*
  * One request, as the server finds it at index tag of its queue's
- * read-only array, mmapped from /dev/ublkcN at offset
- * UBLKSRV_CMD_BUF_OFFSET + q_id * (the array's size, rounded up to a
- * page).
+ * read-only array, mmapped from /dev/ublkcN (see UBLKSRV_CMD_BUF_OFFSET
+ * for the offset of each queue's array).
  */
 struct ublksrv_io_desc {
 	/* operation in bits 0-7, UBLK_IO_F_* flags above */

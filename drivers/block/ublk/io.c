@@ -1,0 +1,424 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * ublk: I/O commands on /dev/ublkcN and delivery of requests to them.
+ *
+ * FETCH_REQ hands a slot's first command to the driver,
+ * COMMIT_AND_FETCH_REQ completes the slot's request and hands the next
+ * command, NEED_GET_DATA gives the buffer a WRITE is copied to.  See
+ * struct ublk_io for the slot states and who may change them.
+ *
+ * Stage 1 of server exit lives here too: io_uring calls the cancel
+ * callback for every command still in the driver when the ring or the
+ * task that issued it goes away.
+ */
+#include <linux/nospec.h>
+#include <linux/sched/signal.h>
+#include <linux/uaccess.h>
+
+#include "ublk.h"
+
+/* the server's buffer @addr must be able to hold a whole request */
+static int ublk_check_buf(const struct ublk_queue *ubq, u64 addr)
+{
+	if (!access_ok(u64_to_user_ptr(addr),
+		       ubq->dev->dev_info.max_io_buf_bytes))
+		return -EFAULT;
+	return 0;
+}
+
+/* does this WRITE-like request carry data for the server to read? */
+static bool ublk_rq_data_out(const struct request *rq)
+{
+	return req_op(rq) == REQ_OP_WRITE && ublk_rq_has_data(rq);
+}
+
+/*
+ * Deliver @rq to the server: complete the slot's command, now owned by
+ * the server along with the request.  Runs in the slot's task.
+ */
+static void ublk_dispatch(struct ublk_queue *ubq, struct request *rq,
+			  unsigned int issue_flags)
+{
+	struct ublk_io *io = &ubq->ios[rq->tag];
+	struct io_uring_cmd *cmd = io->cmd;
+	int res = UBLK_IO_RES_OK;
+
+	/*
+	 * The task is exiting, or its ring is (io_uring then runs task work
+	 * from a kernel thread): nobody will see the request.  Cancel the
+	 * command and treat the request as having no server.
+	 */
+	if (unlikely((issue_flags & IO_URING_F_TASK_DEAD) ||
+		     current != io->task)) {
+		ublk_start_cancel(ubq->dev);
+		io->cmd = NULL;
+		WRITE_ONCE(io->flags, UBLK_IO_FLAG_CANCELED);
+		WRITE_ONCE(io->req, NULL);
+		io_uring_cmd_done(cmd, UBLK_IO_RES_ABORT, 0, issue_flags);
+		ublk_nosrv_rq(ubq, rq);
+		return;
+	}
+
+	if (ublk_rq_data_out(rq) && !ublk_q_user_copy(ubq)) {
+		if (ublk_q_need_get_data(ubq)) {
+			/* ask for a buffer first, see ublk_need_get_data() */
+			res = UBLK_IO_RES_NEED_GET_DATA;
+		} else if (ublk_copy_rq_user(rq, io->addr, blk_rq_bytes(rq),
+					     ITER_DEST)) {
+			/* the server's buffer is bad; its command stays */
+			WRITE_ONCE(io->req, NULL);
+			ublk_end_rq(rq, BLK_STS_IOERR);
+			return;
+		}
+	}
+
+	/*
+	 * User copy may take references from now on; release, so that it
+	 * then finds @req, which ->queue_rq() stored.
+	 */
+	if (ublk_q_user_copy(ubq))
+		atomic_set_release(&io->ref.refs, 1);
+	io->cmd = NULL;
+	WRITE_ONCE(io->flags, res == UBLK_IO_RES_NEED_GET_DATA ?
+		   UBLK_IO_FLAG_OWNED_BY_SRV | UBLK_IO_FLAG_NEED_GET_DATA :
+		   UBLK_IO_FLAG_OWNED_BY_SRV);
+	io_uring_cmd_done(cmd, res, 0, issue_flags);
+}
+
+/* task work: deliver the requests linked from this command's pdu */
+static void ublk_deliver_tw(struct io_uring_cmd *cmd, unsigned int issue_flags)
+{
+	struct request *rq = ublk_cmd_pdu(cmd)->head, *next;
+
+	/* @cmd itself is completed in the loop: read nothing from it after */
+	for (; rq; rq = next) {
+		next = rq->rq_next;
+		ublk_dispatch(ublk_rq_queue(rq), rq, issue_flags);
+	}
+}
+
+/*
+ * Queue the delivery of a batch of started requests, already recorded
+ * in their slots' @req, to the task of @io, the first one's slot.
+ */
+void ublk_deliver_batch(struct ublk_io *io, struct request *head)
+{
+	ublk_cmd_pdu(io->cmd)->head = head;
+	io_uring_cmd_complete_in_task(io->cmd, ublk_deliver_tw);
+}
+
+/* queue the delivery of one started request */
+void ublk_deliver(struct ublk_queue *ubq, struct request *rq)
+{
+	struct ublk_io *io = &ubq->ios[rq->tag];
+
+	WRITE_ONCE(io->req, rq);
+	rq->rq_next = NULL;
+	ublk_deliver_batch(io, rq);
+}
+
+/* what the cancel callback needs to find the slot of a queued command */
+static void ublk_prep_cancel(struct io_uring_cmd *cmd, unsigned int issue_flags,
+			     struct ublk_queue *ubq, u16 tag)
+{
+	struct ublk_cmd_pdu *pdu = ublk_cmd_pdu(cmd);
+
+	pdu->ubq = ubq;
+	pdu->tag = tag;
+	/*
+	 * Before the command is visible in the slot: another thread may
+	 * complete it from then on, and io_uring only unlinks a command
+	 * from its cancel list when it is completed after this.
+	 */
+	io_uring_cmd_mark_cancelable(cmd, issue_flags);
+}
+
+static int ublk_fetch(struct io_uring_cmd *cmd, unsigned int issue_flags,
+		      struct ublk_queue *ubq, u16 tag, u64 addr)
+{
+	struct ublk_device *ub = ubq->dev;
+	struct ublk_io *io = &ubq->ios[tag];
+	int ret;
+
+	if (ublk_q_user_copy(ubq)) {
+		/* data goes through pread()/pwrite(), not a buffer */
+		if (addr)
+			return -EINVAL;
+	} else if (addr) {
+		ret = ublk_check_buf(ubq, addr);
+		if (ret)
+			return ret;
+	} else if (!ublk_q_need_get_data(ubq)) {
+		return -EINVAL;
+	}
+
+	/* fetched already in this server's life (or aborted) */
+	if (READ_ONCE(io->flags))
+		return -EBUSY;
+
+	ublk_prep_cancel(cmd, issue_flags, ubq, tag);
+
+	ret = 0;
+	spin_lock(&ubq->cancel_lock);
+	if (io->flags || READ_ONCE(ub->srv_aborted)) {
+		ret = -EBUSY;
+	} else {
+		io->cmd = cmd;
+		io->addr = addr;
+		io->task = get_task_struct(current);
+		WRITE_ONCE(io->flags, UBLK_IO_FLAG_ACTIVE);
+	}
+	spin_unlock(&ubq->cancel_lock);
+
+	if (ret) {
+		/* cancelable now: only io_uring_cmd_done() unlinks it */
+		io_uring_cmd_done(cmd, ret, 0, issue_flags);
+		return -EIOCBQUEUED;
+	}
+
+	if (!capable(CAP_SYS_ADMIN))
+		set_bit(UB_STATE_UNPRIV_SERVER, &ub->state);
+	if (atomic_inc_return(&ub->nr_io_ready) == ub->nr_ios)
+		wake_up_all(&ub->wait);
+	return -EIOCBQUEUED;
+}
+
+/* drop a user copy reference; the last one completes the request */
+void ublk_put_io_ref(struct ublk_queue *ubq, struct ublk_io *io)
+{
+	struct request *rq;
+
+	if (!refcount_dec_and_test(&io->ref))
+		return;
+	rq = io->req;
+	/* before the tag is freed and ->queue_rq() can reuse the slot */
+	WRITE_ONCE(io->req, NULL);
+	ublk_complete_rq(ubq, io, rq);
+}
+
+static int ublk_check_commit(struct ublk_queue *ubq, struct request *rq,
+			     s32 res, u64 addr)
+{
+	enum req_op op = req_op(rq);
+
+	if (res > 0 && (op == REQ_OP_READ || op == REQ_OP_WRITE ||
+			op == REQ_OP_ZONE_APPEND || op == REQ_OP_DRV_IN) &&
+	    res > blk_rq_bytes(rq))
+		return -EINVAL;
+
+	if (ublk_q_user_copy(ubq)) {
+		/* the field is the zone append LBA then, else unused */
+		if (addr && op != REQ_OP_ZONE_APPEND)
+			return -EINVAL;
+		if (op == REQ_OP_ZONE_APPEND && res > 0) {
+			sector_t zone = ubq->dev->params.basic.chunk_sectors;
+
+			if (addr < blk_rq_pos(rq) ||
+			    addr >= blk_rq_pos(rq) + zone)
+				return -EINVAL;
+		}
+		return 0;
+	}
+
+	/*
+	 * The buffer takes the next request, and a READ's data is read
+	 * from it now; only with NEED_GET_DATA may a slot wait without one.
+	 */
+	if (!addr) {
+		if (!ublk_q_need_get_data(ubq) || op == REQ_OP_READ)
+			return -EINVAL;
+		return 0;
+	}
+	return ublk_check_buf(ubq, addr);
+}
+
+static int ublk_commit_and_fetch(struct io_uring_cmd *cmd,
+				 unsigned int issue_flags,
+				 struct ublk_queue *ubq, u16 tag, s32 res,
+				 u64 addr)
+{
+	struct ublk_io *io = &ubq->ios[tag];
+	struct request *rq;
+	int ret;
+
+	if (io->task != current ||
+	    READ_ONCE(io->flags) != UBLK_IO_FLAG_OWNED_BY_SRV)
+		return -EINVAL;
+	rq = io->req;
+
+	ret = ublk_check_commit(ubq, rq, res, addr);
+	if (ret)
+		return ret;
+
+	/* a READ's data: copy it in while the server can still retry */
+	if (res > 0 && req_op(rq) == REQ_OP_READ && !ublk_q_user_copy(ubq) &&
+	    ublk_copy_rq_user(rq, addr, res, ITER_SOURCE))
+		return -EFAULT;
+
+	if (req_op(rq) == REQ_OP_ZONE_APPEND && res > 0)
+		rq->__sector = addr;
+	io->res = res;
+
+	/*
+	 * Arm the slot with the new command before the request completes:
+	 * STOP_DEV may cancel the slot's command as soon as the last
+	 * request is gone.
+	 */
+	ublk_prep_cancel(cmd, issue_flags, ubq, tag);
+	io->cmd = cmd;
+	if (!ublk_q_user_copy(ubq))
+		io->addr = addr;
+
+	if (ublk_q_user_copy(ubq)) {
+		WRITE_ONCE(io->flags, UBLK_IO_FLAG_ACTIVE);
+		ublk_put_io_ref(ubq, io);
+	} else {
+		WRITE_ONCE(io->req, NULL);
+		WRITE_ONCE(io->flags, UBLK_IO_FLAG_ACTIVE);
+		ublk_complete_rq(ubq, io, rq);
+	}
+	return -EIOCBQUEUED;
+}
+
+/*
+ * UBLK_F_NEED_GET_DATA: the server names the buffer for the WRITE it was
+ * told about; copy the data there and answer at once.  The slot stays
+ * the server's until it commits: this command is never the slot's
+ * command, so no slot is ever left looking ACTIVE without one (a
+ * NEED_GET_DATA handled through task work upstream once did that), and
+ * a bad buffer leaves everything as it was for the server to retry.
+ */
+static int ublk_need_get_data(struct ublk_queue *ubq, u16 tag, u64 addr)
+{
+	struct ublk_io *io = &ubq->ios[tag];
+	struct request *rq;
+	int ret;
+
+	if (io->task != current ||
+	    READ_ONCE(io->flags) !=
+	    (UBLK_IO_FLAG_OWNED_BY_SRV | UBLK_IO_FLAG_NEED_GET_DATA))
+		return -EINVAL;
+	if (!addr)
+		return -EINVAL;
+	ret = ublk_check_buf(ubq, addr);
+	if (ret)
+		return ret;
+
+	rq = io->req;
+	if (ublk_copy_rq_user(rq, addr, blk_rq_bytes(rq), ITER_DEST))
+		return -EFAULT;
+
+	io->addr = addr;
+	ubq->iods[tag].addr = addr;
+	WRITE_ONCE(io->flags, UBLK_IO_FLAG_OWNED_BY_SRV);
+	return UBLK_IO_RES_OK;
+}
+
+static int ublk_handle_io_cmd(struct io_uring_cmd *cmd,
+			      unsigned int issue_flags)
+{
+	const struct ublksrv_io_cmd *ucmd = io_uring_sqe_cmd(cmd->sqe);
+	struct ublk_device *ub = cmd->file->private_data;
+	u16 q_id = READ_ONCE(ucmd->q_id);
+	u16 tag = READ_ONCE(ucmd->tag);
+	s32 res = READ_ONCE(ucmd->result);
+	u64 addr = READ_ONCE(ucmd->addr);
+	u32 op = cmd->cmd_op;
+	struct ublk_queue *ubq;
+
+	if (!ublk_op_is(op, UBLK_U_IO_FETCH_REQ) &&
+	    !ublk_op_is(op, UBLK_U_IO_COMMIT_AND_FETCH_REQ) &&
+	    !ublk_op_is(op, UBLK_U_IO_NEED_GET_DATA))
+		return -EOPNOTSUPP;
+	/* no fixed buffers: the data buffer is addr */
+	if (cmd->flags & IORING_URING_CMD_FIXED)
+		return -EINVAL;
+
+	if (q_id >= ub->dev_info.nr_hw_queues)
+		return -EINVAL;
+	ubq = ub->queues[array_index_nospec(q_id, ub->dev_info.nr_hw_queues)];
+	if (tag >= ubq->q_depth)
+		return -EINVAL;
+	tag = array_index_nospec(tag, ubq->q_depth);
+
+	if (ublk_op_is(op, UBLK_U_IO_FETCH_REQ))
+		return ublk_fetch(cmd, issue_flags, ubq, tag, addr);
+	if (ublk_op_is(op, UBLK_U_IO_COMMIT_AND_FETCH_REQ))
+		return ublk_commit_and_fetch(cmd, issue_flags, ubq, tag, res,
+					     addr);
+	return ublk_need_get_data(ubq, tag, addr);
+}
+
+/* a command issued from io-wq, run again in the task that submitted it */
+static void ublk_io_cmd_tw(struct io_uring_cmd *cmd, unsigned int issue_flags)
+{
+	int ret = -ECANCELED;
+
+	if (!(issue_flags & IO_URING_F_TASK_DEAD))
+		ret = ublk_handle_io_cmd(cmd, issue_flags);
+	if (ret != -EIOCBQUEUED)
+		io_uring_cmd_done(cmd, ret, 0, issue_flags);
+}
+
+/*
+ * Stage 1 of server exit: io_uring cancels the commands of a ring or a
+ * task that is going away, calling this for each one (again and again
+ * until it is completed), with the ring's uring_lock held.
+ *
+ * The device stops handing requests to slots first (ublk_start_cancel():
+ * the queues park or fail new requests), then the command is completed
+ * with UBLK_IO_RES_ABORT unless its slot is busy:
+ *
+ *  - a request's delivery is queued on the command (task work that has
+ *    not run yet).  Completing the command now would free it under the
+ *    queued task work.  io_uring runs that task work before it gives up
+ *    on the ring, and ublk_dispatch() sees the task dying, cancels the
+ *    command itself and parks or fails the request.  ->queue_rq() cannot
+ *    queue new deliveries after ublk_start_cancel() returned, as it
+ *    changed the queues' mode with the blk-mq queue quiesced.
+ *  - with user copy, a committed request still has copiers: the last
+ *    one completes it shortly, and a later call cancels the command.
+ *
+ * No ub->mutex here: a STOP_DEV holding it may be waiting for exactly
+ * these commands and requests to go away.
+ */
+static void ublk_cancel_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags)
+{
+	struct ublk_cmd_pdu *pdu = ublk_cmd_pdu(cmd);
+	struct ublk_queue *ubq = pdu->ubq;
+	struct ublk_io *io = &ubq->ios[pdu->tag];
+	bool claimed = false;
+
+	ublk_start_cancel(ubq->dev);
+
+	spin_lock(&ubq->cancel_lock);
+	if (io->cmd == cmd && (io->flags & UBLK_IO_FLAG_ACTIVE) &&
+	    !READ_ONCE(io->req)) {
+		io->cmd = NULL;
+		WRITE_ONCE(io->flags, UBLK_IO_FLAG_CANCELED);
+		claimed = true;
+	}
+	spin_unlock(&ubq->cancel_lock);
+
+	if (claimed)
+		io_uring_cmd_done(cmd, UBLK_IO_RES_ABORT, 0, issue_flags);
+}
+
+int ublk_ch_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags)
+{
+	if (unlikely(issue_flags & IO_URING_F_CANCEL)) {
+		ublk_cancel_cmd(cmd, issue_flags);
+		return 0;
+	}
+
+	/*
+	 * From io-wq (IOSQE_ASYNC): the slot checks need the submitting
+	 * task, and the fast paths rely on the ring's uring_lock.
+	 */
+	if (unlikely(issue_flags & IO_URING_F_UNLOCKED)) {
+		io_uring_cmd_complete_in_task(cmd, ublk_io_cmd_tw);
+		return -EIOCBQUEUED;
+	}
+
+	return ublk_handle_io_cmd(cmd, issue_flags);
+}

@@ -1,0 +1,517 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * ublk: device and server life cycle.
+ *
+ * Device states (dev_info.state, under ub->mutex):
+ *
+ *   DEAD      no disk: just added, or stopped.  START_DEV makes it LIVE
+ *             once a server has fetched every slot.
+ *   LIVE      the disk exists and a server serves it.
+ *   QUIESCED  UBLK_F_USER_RECOVERY: the server went away; requests wait
+ *             (UBLK_F_USER_RECOVERY_REISSUE: including those it held)
+ *             until a new server fetches every slot and sends
+ *             END_USER_RECOVERY, which makes the device LIVE again.
+ *   FAIL_IO   as QUIESCED with UBLK_F_USER_RECOVERY_FAIL_IO, but requests
+ *             fail while there is no server.
+ *
+ *   DEAD --START_DEV--> LIVE --STOP_DEV/DEL_DEV--> DEAD
+ *   LIVE --server exit, no recovery--> DEAD
+ *   LIVE --server exit, recovery--> QUIESCED or FAIL_IO
+ *   QUIESCED/FAIL_IO --END_USER_RECOVERY--> LIVE
+ *   QUIESCED/FAIL_IO --STOP_DEV/DEL_DEV--> DEAD
+ *
+ * Server life (one open of /dev/ublkcN, UB_STATE_OPEN): the server
+ * opens the char device, maps the descriptors, fetches every slot, and
+ * its commands are completed when it exits, in two stages:
+ *
+ *  1. io_uring cancels the commands still in the driver when the task or
+ *     its ring goes away (ublk_cancel_cmd() in io.c).  The first one
+ *     stops the queues from handing requests to slots
+ *     (ublk_start_cancel()), each one then completes its command.  No
+ *     ub->mutex: STOP_DEV may hold it while waiting for these requests.
+ *  2. When the last reference to the opened file goes, no command of the
+ *     server is left: ublk_server_release() fails or requeues the
+ *     requests the server held, then, under ub->mutex, stops the device
+ *     or moves it to QUIESCED/FAIL_IO, and resets every slot for the
+ *     next server.
+ *
+ * What a queue does with a request it cannot deliver is its nosrv mode
+ * (struct ublk_queue), changed only here under ub->cancel_mutex with the
+ * blk-mq queue quiesced, so that no ->queue_rq() run straddles a change.
+ * Once a queue stops delivering, no slot gains a pending delivery, which
+ * is what lets the cancel paths complete commands safely.
+ */
+#include <linux/blkdev.h>
+#include <linux/capability.h>
+#include <linux/pid.h>
+#include <linux/sched/task.h>
+
+#include "ublk.h"
+
+/* how the queues treat requests while there is no server */
+static u8 ublk_nosrv_mode(const struct ublk_device *ub)
+{
+	lockdep_assert_held(&ub->cancel_mutex);
+
+	if (ub->stopping || !ublk_dev_recovery(ub) ||
+	    (ub->dev_info.flags & UBLK_F_USER_RECOVERY_FAIL_IO))
+		return UBLK_NOSRV_FAIL;
+	return UBLK_NOSRV_REQUEUE;
+}
+
+/*
+ * Switch every queue to @mode.  Requests parked for a server are issued
+ * again unless they are to stay parked.
+ */
+void ublk_set_nosrv(struct ublk_device *ub, u8 mode)
+{
+	struct gendisk *disk = ub->ub_disk;
+	unsigned int i;
+
+	lockdep_assert_held(&ub->cancel_mutex);
+
+	if (disk)
+		blk_mq_quiesce_queue(disk->queue);
+	for (i = 0; i < ub->dev_info.nr_hw_queues; i++)
+		WRITE_ONCE(ub->queues[i]->nosrv, mode);
+	ub->canceling = mode != UBLK_NOSRV_NONE;
+	if (disk) {
+		blk_mq_unquiesce_queue(disk->queue);
+		if (mode != UBLK_NOSRV_REQUEUE)
+			blk_mq_kick_requeue_list(disk->queue);
+	}
+}
+
+/*
+ * The server is going away (stage 1 and 2): stop handing requests to
+ * slots, and refuse new fetches until it has closed /dev/ublkcN.  Safe
+ * to call any number of times.
+ */
+void ublk_start_cancel(struct ublk_device *ub)
+{
+	mutex_lock(&ub->cancel_mutex);
+	if (!ub->canceling)
+		ublk_set_nosrv(ub, ublk_nosrv_mode(ub));
+	ub->srv_aborted = true;
+	mutex_unlock(&ub->cancel_mutex);
+	wake_up_all(&ub->wait);
+}
+
+/* a server has the device open and is still setting up or serving */
+static bool ublk_server_pending(struct ublk_device *ub)
+{
+	return test_bit(UB_STATE_OPEN, &ub->state) &&
+		!READ_ONCE(ub->srv_aborted);
+}
+
+/* ... and has fetched every slot: requests can be delivered */
+static bool ublk_server_ready(struct ublk_device *ub)
+{
+	return ublk_server_pending(ub) &&
+		atomic_read(&ub->nr_io_ready) == ub->nr_ios;
+}
+
+/*
+ * Wait until the server has fetched every slot.  Servers commonly send
+ * START_DEV while their queue threads are still submitting FETCH_REQ, so
+ * this waits for them, but only while a server is attached: -EBUSY if
+ * there is none or it goes away, -EINTR on a signal.
+ */
+static int ublk_wait_server(struct ublk_device *ub)
+{
+	if (wait_event_interruptible(ub->wait, ublk_server_ready(ub) ||
+				     !ublk_server_pending(ub)))
+		return -EINTR;
+	return ublk_server_ready(ub) ? 0 : -EBUSY;
+}
+
+/* let the queues deliver again; caller holds ub->mutex */
+static int ublk_go_live(struct ublk_device *ub, int srv_pid)
+{
+	int ret = 0;
+
+	mutex_lock(&ub->cancel_mutex);
+	if (ublk_server_ready(ub))
+		ublk_set_nosrv(ub, UBLK_NOSRV_NONE);
+	else
+		ret = -EBUSY;
+	mutex_unlock(&ub->cancel_mutex);
+	if (ret)
+		return ret;
+
+	ub->dev_info.state = UBLK_S_DEV_LIVE;
+	ub->dev_info.ublksrv_pid = srv_pid;
+	return 0;
+}
+
+static int ublk_check_startable(struct ublk_device *ub)
+{
+	lockdep_assert_held(&ub->mutex);
+
+	if (test_bit(UB_STATE_DELETED, &ub->state))
+		return -ENODEV;
+	if (ub->ub_disk || ub->dev_info.state != UBLK_S_DEV_DEAD)
+		return -EEXIST;
+	if (!(ub->params.types & UBLK_PARAM_TYPE_BASIC))
+		return -EINVAL;
+	return 0;
+}
+
+/* drop the disk under both locks that keep ub->ub_disk stable */
+static void ublk_detach_disk(struct ublk_device *ub)
+{
+	lockdep_assert_held(&ub->mutex);
+
+	mutex_lock(&ub->cancel_mutex);
+	ub->ub_disk = NULL;
+	mutex_unlock(&ub->cancel_mutex);
+}
+
+/*
+ * Check that @check allows the command, wait for the server to be ready
+ * (without ub->mutex: its fetches do not take it, but a STOP_DEV that
+ * may end the wait does) and check again.  0 with ub->mutex held, or an
+ * error without.
+ */
+static int ublk_lock_when_ready(struct ublk_device *ub,
+				int (*check)(struct ublk_device *ub))
+{
+	int ret;
+
+	mutex_lock(&ub->mutex);
+	ret = check(ub);
+	mutex_unlock(&ub->mutex);
+	if (!ret)
+		ret = ublk_wait_server(ub);
+	if (ret)
+		return ret;
+
+	mutex_lock(&ub->mutex);
+	ret = check(ub);
+	if (ret)
+		mutex_unlock(&ub->mutex);
+	return ret;
+}
+
+int ublk_start_dev(struct ublk_device *ub, int srv_pid)
+{
+	struct queue_limits lim;
+	struct gendisk *disk;
+	int ret;
+
+	ret = ublk_lock_when_ready(ub, ublk_check_startable);
+	if (ret)
+		return ret;
+
+	ublk_params_to_limits(ub, &lim);
+	disk = blk_mq_alloc_disk(&ub->tag_set, &lim, NULL);
+	if (IS_ERR(disk)) {
+		ret = PTR_ERR(disk);
+		goto out_unlock;
+	}
+	snprintf(disk->disk_name, sizeof(disk->disk_name), "ublkb%d",
+		 ub->ub_number);
+	disk->fops = &ublk_bd_fops;
+	disk->private_data = ub;
+	ublk_apply_params(ub, disk);
+
+	/*
+	 * Until add_disk() returns, a lost server fails requests instead of
+	 * parking them for recovery: add_disk() waits for the partition
+	 * scan, and recovery would need ub->mutex, held here.
+	 */
+	mutex_lock(&ub->cancel_mutex);
+	ub->ub_disk = disk;
+	ub->stopping = true;
+	mutex_unlock(&ub->cancel_mutex);
+
+	ret = ublk_go_live(ub, srv_pid);
+	if (ret)
+		goto out_detach;
+
+	/* a server nobody vouched for must not feed the partition parsers */
+	if (ublk_dev_unprivileged(ub) ||
+	    test_bit(UB_STATE_UNPRIV_SERVER, &ub->state))
+		set_bit(GD_SUPPRESS_PART_SCAN, &disk->state);
+
+	if (ublk_dev_zoned(ub)) {
+		ret = blk_revalidate_disk_zones(disk);
+		if (ret)
+			goto out_dead;
+	}
+
+	/* the disk's reference, dropped by ublk_bd_free_disk() */
+	ublk_get_device(ub);
+	ret = add_disk(disk);
+	if (ret) {
+		ublk_put_device(ub);
+		goto out_dead;
+	}
+
+	mutex_lock(&ub->cancel_mutex);
+	ub->stopping = false;
+	if (ub->canceling)
+		ublk_set_nosrv(ub, ublk_nosrv_mode(ub));
+	mutex_unlock(&ub->cancel_mutex);
+	mutex_unlock(&ub->mutex);
+	return 0;
+
+out_dead:
+	/* requests may have been issued (zones, partitions): drain them */
+	mutex_lock(&ub->cancel_mutex);
+	ub->stopping = true;
+	ublk_set_nosrv(ub, UBLK_NOSRV_FAIL);
+	mutex_unlock(&ub->cancel_mutex);
+	ub->dev_info.state = UBLK_S_DEV_DEAD;
+	ub->dev_info.ublksrv_pid = -1;
+out_detach:
+	ublk_detach_disk(ub);
+	put_disk(disk);
+out_unlock:
+	mutex_unlock(&ub->mutex);
+	return ret;
+}
+
+/* delete the disk, failing what its server cannot serve; ub->mutex held */
+static void ublk_stop_disk(struct ublk_device *ub)
+{
+	struct gendisk *disk = ub->ub_disk;
+
+	lockdep_assert_held(&ub->mutex);
+	if (!disk)
+		return;
+
+	/*
+	 * From here on a lost server means failed requests, not parked
+	 * ones: del_gendisk() waits for all of them.  A live server keeps
+	 * serving until the queue is drained.
+	 */
+	mutex_lock(&ub->cancel_mutex);
+	ub->stopping = true;
+	if (ub->canceling)
+		ublk_set_nosrv(ub, UBLK_NOSRV_FAIL);
+	mutex_unlock(&ub->cancel_mutex);
+
+	del_gendisk(disk);
+	ublk_detach_disk(ub);
+	ub->dev_info.state = UBLK_S_DEV_DEAD;
+	ub->dev_info.ublksrv_pid = -1;
+	put_disk(disk);
+}
+
+/*
+ * Complete the server's waiting commands with UBLK_IO_RES_ABORT, so that
+ * it learns the device is stopped and exits.  The disk is gone, so no
+ * slot is busy with a request.  ub->mutex held, against the reset in
+ * ublk_server_release().
+ */
+static void ublk_abort_server(struct ublk_device *ub)
+{
+	unsigned int i, tag;
+
+	lockdep_assert_held(&ub->mutex);
+
+	mutex_lock(&ub->cancel_mutex);
+	if (!test_bit(UB_STATE_OPEN, &ub->state)) {
+		mutex_unlock(&ub->cancel_mutex);
+		return;
+	}
+	/* fetches from now on fail; the loop below sees earlier ones */
+	ub->srv_aborted = true;
+	mutex_unlock(&ub->cancel_mutex);
+	wake_up_all(&ub->wait);
+
+	for (i = 0; i < ub->dev_info.nr_hw_queues; i++) {
+		struct ublk_queue *ubq = ub->queues[i];
+
+		for (tag = 0; tag < ubq->q_depth; tag++) {
+			struct ublk_io *io = &ubq->ios[tag];
+			struct io_uring_cmd *cmd = NULL;
+
+			spin_lock(&ubq->cancel_lock);
+			if ((io->flags & UBLK_IO_FLAG_ACTIVE) &&
+			    !READ_ONCE(io->req)) {
+				cmd = io->cmd;
+				io->cmd = NULL;
+				WRITE_ONCE(io->flags, UBLK_IO_FLAG_CANCELED);
+			}
+			spin_unlock(&ubq->cancel_lock);
+
+			if (cmd)
+				io_uring_cmd_done(cmd, UBLK_IO_RES_ABORT, 0,
+						  IO_URING_F_UNLOCKED);
+		}
+	}
+}
+
+/* STOP_DEV, DEL_DEV: the device ends up DEAD and its server told so */
+void ublk_stop_dev(struct ublk_device *ub)
+{
+	mutex_lock(&ub->mutex);
+	ublk_stop_disk(ub);
+	ublk_abort_server(ub);
+	mutex_unlock(&ub->mutex);
+}
+
+static int ublk_check_recovering(struct ublk_device *ub)
+{
+	lockdep_assert_held(&ub->mutex);
+
+	if (test_bit(UB_STATE_DELETED, &ub->state))
+		return -ENODEV;
+	if (ub->dev_info.state != UBLK_S_DEV_QUIESCED &&
+	    ub->dev_info.state != UBLK_S_DEV_FAIL_IO)
+		return -EBUSY;
+	return 0;
+}
+
+int ublk_start_recovery(struct ublk_device *ub)
+{
+	int ret;
+
+	if (!ublk_dev_recovery(ub))
+		return -EOPNOTSUPP;
+
+	mutex_lock(&ub->mutex);
+	ret = ublk_check_recovering(ub);
+	/* the old server has not finished closing /dev/ublkcN */
+	if (!ret && test_bit(UB_STATE_OPEN, &ub->state))
+		ret = -EBUSY;
+	mutex_unlock(&ub->mutex);
+	return ret;
+}
+
+int ublk_end_recovery(struct ublk_device *ub, int srv_pid)
+{
+	int ret;
+
+	if (!ublk_dev_recovery(ub))
+		return -EOPNOTSUPP;
+
+	ret = ublk_lock_when_ready(ub, ublk_check_recovering);
+	if (ret)
+		return ret;
+	ret = ublk_go_live(ub, srv_pid);
+	mutex_unlock(&ub->mutex);
+	return ret;
+}
+
+/* open of /dev/ublkcN: there is one server at a time */
+int ublk_server_open(struct ublk_device *ub)
+{
+	int ret = 0;
+
+	mutex_lock(&ub->cancel_mutex);
+	if (test_bit(UB_STATE_DELETED, &ub->state))
+		ret = -ENODEV;
+	else if (test_bit(UB_STATE_OPEN, &ub->state))
+		ret = -EBUSY;
+	else
+		set_bit(UB_STATE_OPEN, &ub->state);
+	mutex_unlock(&ub->cancel_mutex);
+	if (ret)
+		return ret;
+
+	spin_lock(&ub->lock);
+	ub->srv_tgid = get_pid(task_tgid(current));
+	spin_unlock(&ub->lock);
+	return 0;
+}
+
+/*
+ * Stage 2, after the last command of the server is gone: nothing but
+ * this touches the slots now, and only the one opener had the file.
+ */
+static void ublk_fail_owned(struct ublk_device *ub)
+{
+	unsigned int i, tag;
+
+	for (i = 0; i < ub->dev_info.nr_hw_queues; i++) {
+		struct ublk_queue *ubq = ub->queues[i];
+
+		for (tag = 0; tag < ubq->q_depth; tag++) {
+			struct ublk_io *io = &ubq->ios[tag];
+			struct request *rq = NULL;
+
+			spin_lock(&ubq->cancel_lock);
+			if (io->flags & UBLK_IO_FLAG_OWNED_BY_SRV) {
+				rq = io->req;
+				WRITE_ONCE(io->req, NULL);
+				WRITE_ONCE(io->flags, UBLK_IO_FLAG_CANCELED);
+				/* no copier: the file is gone */
+				refcount_set(&io->ref, 0);
+			}
+			spin_unlock(&ubq->cancel_lock);
+
+			if (rq)
+				ublk_abort_owned_rq(ubq, rq);
+		}
+	}
+
+	mutex_lock(&ub->cancel_mutex);
+	if (ub->ub_disk)
+		blk_mq_kick_requeue_list(ub->ub_disk->queue);
+	mutex_unlock(&ub->cancel_mutex);
+}
+
+/* forget the server: every slot idle again, ready for the next one */
+static void ublk_reset_server(struct ublk_device *ub)
+{
+	unsigned int i, tag;
+
+	lockdep_assert_held(&ub->mutex);
+
+	for (i = 0; i < ub->dev_info.nr_hw_queues; i++) {
+		struct ublk_queue *ubq = ub->queues[i];
+
+		for (tag = 0; tag < ubq->q_depth; tag++) {
+			struct ublk_io *io = &ubq->ios[tag];
+
+			if (io->task)
+				put_task_struct(io->task);
+			io->task = NULL;
+			io->cmd = NULL;
+			WRITE_ONCE(io->req, NULL);
+			io->addr = 0;
+			io->res = 0;
+			refcount_set(&io->ref, 0);
+			WRITE_ONCE(io->flags, 0);
+		}
+	}
+	atomic_set(&ub->nr_io_ready, 0);
+	clear_bit(UB_STATE_UNPRIV_SERVER, &ub->state);
+
+	spin_lock(&ub->lock);
+	ub->mm = NULL;
+	put_pid(ub->srv_tgid);
+	ub->srv_tgid = NULL;
+	ub->srv_killed = false;
+	spin_unlock(&ub->lock);
+
+	mutex_lock(&ub->cancel_mutex);
+	ub->srv_aborted = false;
+	clear_bit(UB_STATE_OPEN, &ub->state);
+	mutex_unlock(&ub->cancel_mutex);
+}
+
+/* stage 2 of server exit: the release of /dev/ublkcN */
+void ublk_server_release(struct ublk_device *ub)
+{
+	/* nothing more is delivered; parked requests wait or fail */
+	ublk_start_cancel(ub);
+	/* before ub->mutex: a STOP_DEV holding it may wait for these */
+	ublk_fail_owned(ub);
+
+	mutex_lock(&ub->mutex);
+	if (ub->dev_info.state == UBLK_S_DEV_LIVE) {
+		if (!ublk_dev_recovery(ub))
+			ublk_stop_disk(ub);
+		else if (ub->dev_info.flags & UBLK_F_USER_RECOVERY_FAIL_IO)
+			ub->dev_info.state = UBLK_S_DEV_FAIL_IO;
+		else
+			ub->dev_info.state = UBLK_S_DEV_QUIESCED;
+	}
+	ublk_reset_server(ub);
+	mutex_unlock(&ub->mutex);
+	wake_up_all(&ub->wait);
+}

@@ -1,0 +1,425 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * ublk: userspace block device - internal interfaces.
+ *
+ * A ublk device is a pair of a block device, /dev/ublkbN, and a char
+ * device, /dev/ublkcN, that a userspace server opens to serve it.  The
+ * server owns one io_uring command (uring_cmd) per I/O slot (queue,
+ * tag); a block request for a slot completes that command, the server
+ * handles the request and returns its result with the next command for
+ * the slot (COMMIT_AND_FETCH_REQ).
+ *
+ * Files:
+ *   main.c      module, control misc device, device numbers, device
+ *               allocation and lifetime
+ *   ctrl.c      control commands on /dev/ublk-control
+ *   params.c    device parameters and block queue limits
+ *   rq.c        blk-mq side: queue_rq/queue_rqs, descriptors, request
+ *               completion and data copies
+ *   io.c        I/O commands on /dev/ublkcN and their delivery to the
+ *               server (task work), stage 1 of server exit
+ *   cdev.c      /dev/ublkcN file operations: open, release (stage 2 of
+ *               server exit), mmap, user copy
+ *   lifecycle.c device and server state machines: start, stop, cancel,
+ *               recovery
+ *   zoned.c     zoned devices (CONFIG_BLK_DEV_ZONED)
+ *
+ * Lock order (outermost first); each lock's users are listed where the
+ * protected field is declared:
+ *
+ *   ublk_ctl_mutex > ub->mutex > io_uring ctx->uring_lock
+ *                  > ub->cancel_mutex > ubq->cancel_lock
+ *
+ * io_uring calls the I/O command handlers, the task work that delivers
+ * requests, and the cancel callback with the ring's uring_lock held.
+ * None of them may take ub->mutex: a thread holding ub->mutex may wait
+ * for I/O (del_gendisk()) or complete commands (which takes uring_lock),
+ * and either needs those paths to make progress.  They may take
+ * ub->cancel_mutex, whose holders never wait for I/O or commands.
+ */
+#ifndef _UBLK_H
+#define _UBLK_H
+
+#include <linux/blk-mq.h>
+#include <linux/cdev.h>
+#include <linux/device.h>
+#include <linux/io_uring/cmd.h>
+#include <linux/mutex.h>
+#include <linux/refcount.h>
+#include <linux/spinlock.h>
+#include <linux/wait.h>
+#include <uapi/linux/ublk_cmd.h>
+
+#define UBLK_MINORS		BIT(MINORBITS)
+#define UBLK_MAX_UBLKS		UBLK_MINORS
+
+/* the largest request a slot's buffer may hold: what user copy can address */
+#define UBLK_MAX_IO_BUF_BYTES	BIT(UBLK_IO_BUF_BITS)
+
+/* every feature bit the ABI defines (mainline's UBLK_F_*) */
+#define UBLK_F_DEFINED		GENMASK_ULL(19, 0)
+
+/*
+ * The features this driver implements.  UBLK_U_CMD_GET_FEATURES reports
+ * exactly these; ADD_DEV drops other defined bits from the flags it
+ * returns, and refuses undefined ones.
+ */
+#define UBLK_F_SUPPORTED	(UBLK_F_URING_CMD_COMP_IN_TASK |	\
+				 UBLK_F_NEED_GET_DATA |			\
+				 UBLK_F_USER_RECOVERY |			\
+				 UBLK_F_USER_RECOVERY_REISSUE |		\
+				 UBLK_F_UNPRIVILEGED_DEV |		\
+				 UBLK_F_CMD_IOCTL_ENCODE |		\
+				 UBLK_F_USER_COPY |			\
+				 (IS_ENABLED(CONFIG_BLK_DEV_ZONED) ?	\
+				  UBLK_F_ZONED : 0) |			\
+				 UBLK_F_USER_RECOVERY_FAIL_IO |		\
+				 UBLK_F_PER_IO_DAEMON)
+
+/* set on every device, whatever the server asked for */
+#define UBLK_F_ALWAYS		(UBLK_F_URING_CMD_COMP_IN_TASK |	\
+				 UBLK_F_CMD_IOCTL_ENCODE |		\
+				 UBLK_F_PER_IO_DAEMON)
+
+/* the parameter types the ABI defines, and the ones SET_PARAMS accepts */
+#define UBLK_PARAM_TYPE_DEFINED	GENMASK(6, 0)
+#define UBLK_PARAM_TYPE_SUPPORTED (UBLK_PARAM_TYPE_BASIC |		\
+				   UBLK_PARAM_TYPE_DISCARD |		\
+				   UBLK_PARAM_TYPE_ZONED |		\
+				   UBLK_PARAM_TYPE_DMA_ALIGN |		\
+				   UBLK_PARAM_TYPE_SEGMENT)
+
+/*
+ * Per-slot state.
+ *
+ * A slot is in one of these states (ublk_io.flags):
+ *
+ *   idle     (0)           no command, no request: before FETCH_REQ
+ *   ACTIVE                 the driver holds the server's command @cmd,
+ *                          waiting for a request.  @req != NULL means
+ *                          the slot is still busy with a request: one
+ *                          handed to the slot's task for delivery (task
+ *                          work queued on @cmd), or, with user copy, a
+ *                          committed one that copiers still reference.
+ *   OWNED_BY_SRV           the server holds request @req; @cmd is NULL.
+ *                          With NEED_GET_DATA, the server must first
+ *                          send UBLK_U_IO_NEED_GET_DATA.
+ *   CANCELED               the command was completed with
+ *                          UBLK_IO_RES_ABORT; the slot stays unusable
+ *                          until the server closes /dev/ublkcN.
+ *
+ *   idle --FETCH_REQ--> ACTIVE --request delivered--> OWNED_BY_SRV
+ *   OWNED_BY_SRV --COMMIT_AND_FETCH_REQ--> ACTIVE
+ *   ACTIVE --cancel (server exit, STOP_DEV)--> CANCELED
+ *   OWNED_BY_SRV --server closed /dev/ublkcN--> request failed or
+ *                  requeued, slot reset to idle
+ *
+ * Who writes what:
+ *  - The slot's task (@task, the task that fetched it) moves the slot
+ *    between ACTIVE and OWNED_BY_SRV, in its command handlers and its
+ *    task work, under its ring's uring_lock.  These are the fast paths
+ *    and take no lock of ours.
+ *  - ublk_queue_rq()/ublk_queue_rqs() write @req of an ACTIVE slot
+ *    (WRITE_ONCE: user copy reads it from other threads).  The slot's
+ *    tag was free, so nothing else writes the slot at that time.
+ *  - Cancel paths move ACTIVE slots without a pending request to
+ *    CANCELED under ubq->cancel_lock; they only do so once the queue
+ *    no longer hands requests to slots (ubq->nosrv set, see below), so
+ *    @req cannot change under them.  FETCH_REQ publishes ACTIVE under
+ *    the same lock.
+ *  - Stage 2 of server exit (release of /dev/ublkcN) runs when no
+ *    command of the server is left and nobody can send one, so only
+ *    STOP_DEV's cancel loop could look at the slots: failing the
+ *    requests the server held takes ubq->cancel_lock against it, and
+ *    the reset of every slot that follows holds ub->mutex, as the loop
+ *    does.
+ *  - With user copy, a copier holds a reference (@ref) on the slot, so
+ *    @req stays; whoever drops the last one completes the request.
+ */
+#define UBLK_IO_FLAG_ACTIVE		0x01
+#define UBLK_IO_FLAG_OWNED_BY_SRV	0x02
+#define UBLK_IO_FLAG_NEED_GET_DATA	0x04
+#define UBLK_IO_FLAG_CANCELED		0x08
+
+struct ublk_io {
+	/* the server's data buffer for this slot (copy mode), or 0 */
+	u64			addr;
+	unsigned int		flags;
+	/* the result committed for @req */
+	int			res;
+	struct io_uring_cmd	*cmd;
+	struct request		*req;
+	/* the task that fetched this slot; all its commands come from it */
+	struct task_struct	*task;
+	/*
+	 * UBLK_F_USER_COPY: 1 while the server owns @req, plus one per
+	 * pread()/pwrite() copying its data; @req completes when it drops
+	 * to 0.  0 while the driver owns the slot.  It is the slot's, not
+	 * the request's, so that a copier never touches a request it has
+	 * no reference to.
+	 */
+	refcount_t		ref;
+} ____cacheline_aligned_in_smp;
+
+/*
+ * What a queue does with a request while it has no server to give it to
+ * (ublk_queue.nosrv).
+ */
+enum {
+	UBLK_NOSRV_NONE = 0,	/* a server is serving: deliver */
+	UBLK_NOSRV_REQUEUE,	/* park it until a new server (recovery) */
+	UBLK_NOSRV_FAIL,	/* fail it */
+};
+
+struct ublk_queue {
+	/* read-mostly, used for every request */
+	struct ublk_device	*dev;
+	/* the descriptors the server maps read-only, one per tag */
+	struct ublksrv_io_desc	*iods;
+	/* ub->dev_info.flags, fixed at ADD_DEV */
+	u64			flags;
+	u16			q_id;
+	u16			q_depth;
+	/*
+	 * UBLK_NOSRV_*.  Written under ub->cancel_mutex with the blk-mq
+	 * queue quiesced (or before the disk exists), so a queue_rq() run
+	 * sees either the old or the new value for its whole duration.
+	 */
+	u8			nosrv;
+
+	/* claims of ACTIVE slots by cancel paths, see struct ublk_io */
+	spinlock_t		cancel_lock;
+
+	struct ublk_io		ios[] __counted_by(q_depth);
+};
+
+/* ublk_device.state bits */
+enum {
+	/* a server has /dev/ublkcN open; set and cleared under cancel_mutex */
+	UB_STATE_OPEN,
+	/* DEL_DEV was issued: no more commands but GET_DEV_INFO(2) */
+	UB_STATE_DELETED,
+	/* a task without CAP_SYS_ADMIN fetched slots: no partition scan */
+	UB_STATE_UNPRIV_SERVER,
+};
+
+struct ublk_device {
+	/*
+	 * Under ->mutex: state, ublksrv_pid.  The rest is fixed at
+	 * ADD_DEV.  GET_DEV_INFO reads it without the lock.
+	 */
+	struct ublksrv_ctrl_dev_info	dev_info;
+	/* under ->mutex */
+	struct ublk_params	params;
+
+	struct blk_mq_tag_set	tag_set;
+	/*
+	 * The disk while the device is started.  Changed under ->mutex and
+	 * ->cancel_mutex, so holding either keeps it stable.
+	 */
+	struct gendisk		*ub_disk;
+
+	struct cdev		cdev;
+	/* its refcount is the device's; the release frees everything */
+	struct device		cdev_dev;
+	int			ub_number;
+	unsigned long		state;		/* UB_STATE_* */
+
+	/* control commands and the device state machine, see lifecycle.c */
+	struct mutex		mutex;
+
+	/*
+	 * Server exit and stop: the per-queue nosrv modes and the fields
+	 * below.  Taken in io_uring's cancel callback and task work, so it
+	 * must never be held while waiting for I/O or a command.
+	 */
+	struct mutex		cancel_mutex;
+	/* queues do not deliver requests (nosrv != NONE) */
+	bool			canceling;
+	/* the disk is being stopped: requests fail instead of waiting */
+	bool			stopping;
+	/*
+	 * The current server's commands are being aborted: no slot may be
+	 * fetched and the device may not go live until it closes
+	 * /dev/ublkcN.
+	 */
+	bool			srv_aborted;
+
+	/* slots fetched since the server opened /dev/ublkcN */
+	atomic_t		nr_io_ready;
+	unsigned int		nr_ios;
+	/* START_DEV and END_USER_RECOVERY wait here for the server */
+	wait_queue_head_t	wait;
+
+	/* under ->lock: the server's mm (first mmap) and process */
+	spinlock_t		lock;
+	struct mm_struct	*mm;
+	struct pid		*srv_tgid;
+	/* an unprivileged device's server was killed for a timeout */
+	bool			srv_killed;
+
+	/* dev_info.nr_hw_queues of them */
+	struct ublk_queue	*queues[];
+};
+
+/* request payload (blk-mq pdu) */
+struct ublk_rq_data {
+	/*
+	 * A zone report (REQ_OP_DRV_IN) built by ublk_report_zones(); 0
+	 * zones for any other request.
+	 */
+	u64			zone_sector;
+	u32			nr_zones;
+};
+
+/* io_uring_cmd pdu of the I/O commands */
+struct ublk_cmd_pdu {
+	/* requests (linked by rq_next) this command's task work delivers */
+	struct request		*head;
+	/* the slot, for the cancel callback */
+	struct ublk_queue	*ubq;
+	u16			tag;
+};
+
+static inline struct ublk_cmd_pdu *ublk_cmd_pdu(struct io_uring_cmd *cmd)
+{
+	return io_uring_cmd_to_pdu(cmd, struct ublk_cmd_pdu);
+}
+
+static inline struct ublk_queue *ublk_rq_queue(const struct request *rq)
+{
+	return rq->mq_hctx->driver_data;
+}
+
+static inline bool ublk_dev_user_copy(const struct ublk_device *ub)
+{
+	return ub->dev_info.flags & UBLK_F_USER_COPY;
+}
+
+static inline bool ublk_dev_zoned(const struct ublk_device *ub)
+{
+	return ub->dev_info.flags & UBLK_F_ZONED;
+}
+
+static inline bool ublk_dev_unprivileged(const struct ublk_device *ub)
+{
+	return ub->dev_info.flags & UBLK_F_UNPRIVILEGED_DEV;
+}
+
+static inline bool ublk_dev_recovery(const struct ublk_device *ub)
+{
+	return ub->dev_info.flags & UBLK_F_USER_RECOVERY;
+}
+
+static inline bool ublk_q_user_copy(const struct ublk_queue *ubq)
+{
+	return ubq->flags & UBLK_F_USER_COPY;
+}
+
+static inline bool ublk_q_need_get_data(const struct ublk_queue *ubq)
+{
+	return ubq->flags & UBLK_F_NEED_GET_DATA;
+}
+
+static inline bool ublk_q_zoned(const struct ublk_queue *ubq)
+{
+	return ubq->flags & UBLK_F_ZONED;
+}
+
+/* bytes of one queue's descriptor array, as mapped */
+static inline size_t ublk_iods_size(unsigned int depth)
+{
+	return round_up(depth * sizeof(struct ublksrv_io_desc), PAGE_SIZE);
+}
+
+/* distance between two queues' arrays in the mmap offset space */
+static inline size_t ublk_iods_stride(void)
+{
+	return ublk_iods_size(UBLK_MAX_QUEUE_DEPTH);
+}
+
+/* is @cmd_op the ioctl encoding @u_op, or (legacy) its bare number? */
+static inline bool ublk_op_is(u32 cmd_op, u32 u_op)
+{
+	if (cmd_op == u_op)
+		return true;
+	return IS_ENABLED(CONFIG_BLKDEV_UBLK_LEGACY_OPCODES) &&
+		cmd_op == _IOC_NR(u_op);
+}
+
+/* main.c */
+struct ublk_device *ublk_get_device_from_id(u32 id);
+void ublk_get_device(struct ublk_device *ub);
+void ublk_put_device(struct ublk_device *ub);
+int ublk_add_dev(struct ublksrv_ctrl_dev_info *info, void __user *argp);
+void ublk_remove(struct ublk_device *ub);
+int ublk_wait_id_freed(u32 id);
+extern const struct file_operations ublk_ch_fops;
+extern const struct block_device_operations ublk_bd_fops;
+
+/* ctrl.c */
+int ublk_ctrl_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags);
+
+/* params.c */
+int ublk_validate_params(const struct ublk_device *ub,
+			 const struct ublk_params *p);
+void ublk_params_to_limits(const struct ublk_device *ub,
+			   struct queue_limits *lim);
+void ublk_apply_params(struct ublk_device *ub, struct gendisk *disk);
+
+/* rq.c */
+extern const struct blk_mq_ops ublk_mq_ops;
+void ublk_end_rq(struct request *rq, blk_status_t status);
+void ublk_complete_rq(struct ublk_queue *ubq, struct ublk_io *io,
+		      struct request *rq);
+void ublk_nosrv_rq(struct ublk_queue *ubq, struct request *rq);
+void ublk_abort_owned_rq(struct ublk_queue *ubq, struct request *rq);
+size_t ublk_copy_rq(struct request *rq, size_t offset, struct iov_iter *iter);
+int ublk_copy_rq_user(struct request *rq, u64 addr, size_t len, int dir);
+bool ublk_rq_has_data(const struct request *rq);
+
+/* io.c */
+int ublk_ch_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags);
+void ublk_deliver(struct ublk_queue *ubq, struct request *rq);
+void ublk_deliver_batch(struct ublk_io *io, struct request *head);
+void ublk_put_io_ref(struct ublk_queue *ubq, struct ublk_io *io);
+
+/* cdev.c */
+int ublk_add_chdev(struct ublk_device *ub);
+
+/* lifecycle.c */
+void ublk_start_cancel(struct ublk_device *ub);
+void ublk_set_nosrv(struct ublk_device *ub, u8 mode);
+int ublk_start_dev(struct ublk_device *ub, int srv_pid);
+void ublk_stop_dev(struct ublk_device *ub);
+int ublk_start_recovery(struct ublk_device *ub);
+int ublk_end_recovery(struct ublk_device *ub, int srv_pid);
+int ublk_server_open(struct ublk_device *ub);
+void ublk_server_release(struct ublk_device *ub);
+
+/* zoned.c */
+#ifdef CONFIG_BLK_DEV_ZONED
+int ublk_validate_zoned_params(const struct ublk_device *ub,
+			       const struct ublk_params *p);
+blk_status_t ublk_setup_iod_zoned(struct ublk_queue *ubq, struct request *rq,
+				  struct ublksrv_io_desc *iod);
+int ublk_report_zones(struct gendisk *disk, sector_t sector,
+		      unsigned int nr_zones, report_zones_cb cb, void *data);
+#else
+static inline int ublk_validate_zoned_params(const struct ublk_device *ub,
+					     const struct ublk_params *p)
+{
+	return -EOPNOTSUPP;
+}
+
+static inline blk_status_t ublk_setup_iod_zoned(struct ublk_queue *ubq,
+						struct request *rq,
+						struct ublksrv_io_desc *iod)
+{
+	return BLK_STS_NOTSUPP;
+}
+
+#define ublk_report_zones NULL
+#endif
+
+#endif /* _UBLK_H */

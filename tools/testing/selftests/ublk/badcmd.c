@@ -1,0 +1,1469 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Malformed ublk commands, and the errno each must get.
+ *
+ * Sends every kind of bad control command (to /dev/ublk-control) and I/O
+ * command (to /dev/ublkcN), bad mmap() and user-copy calls, commands in
+ * the wrong state, and unprivileged commands, and checks the error
+ * against the one Documentation/block/ublk.rst gives.  A healthy device,
+ * served by a small null server in this program, runs I/O the whole
+ * time; it must not notice anything.
+ *
+ * Prints one "ok"/"FAIL" line per check and exits 0, 1 (a check
+ * failed) or 4 (skip: the driver predates these checks).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <liburing.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <linux/blkzoned.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <linux/ublk_cmd.h>
+
+#define KSFT_SKIP	4
+#define CTRL_DEV	"/dev/ublk-control"
+#define BUF_SIZE	(512 << 10)
+#define NOBODY		65534
+
+/* what every ublk driver of this ABI reports, and what this one adds */
+#define F_EXPECTED	(UBLK_F_URING_CMD_COMP_IN_TASK | UBLK_F_NEED_GET_DATA | \
+			 UBLK_F_USER_RECOVERY | UBLK_F_USER_RECOVERY_REISSUE | \
+			 UBLK_F_UNPRIVILEGED_DEV | UBLK_F_CMD_IOCTL_ENCODE | \
+			 UBLK_F_USER_COPY | UBLK_F_USER_RECOVERY_FAIL_IO | \
+			 UBLK_F_PER_IO_DAEMON)
+#define F_NOT_YET	(UBLK_F_SUPPORT_ZERO_COPY | UBLK_F_UPDATE_SIZE | \
+			 UBLK_F_AUTO_BUF_REG | UBLK_F_QUIESCE | \
+			 UBLK_F_BUF_REG_OFF_DAEMON | UBLK_F_BATCH_IO | \
+			 UBLK_F_INTEGRITY | UBLK_F_SAFE_STOP_DEV | \
+			 UBLK_F_NO_AUTO_PART_SCAN | UBLK_F_SHMEM_ZC)
+
+static int failures;
+static int ctrl_fd;
+static struct io_uring ctrl_ring;
+static __u64 features;
+
+static void report(bool ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf(ok ? "ok: " : "FAIL: ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+	if (!ok)
+		failures++;
+}
+
+static void expect(int got, int want, const char *what)
+{
+	if (got == want)
+		report(true, "%s: %s", what, want ? strerror(-want) : "0");
+	else
+		report(false, "%s: got %d (%s), want %d (%s)", what, got,
+		       got < 0 ? strerror(-got) : "-", want,
+		       want < 0 ? strerror(-want) : "-");
+}
+
+static void die(const char *what)
+{
+	perror(what);
+	exit(1);
+}
+
+static struct io_uring_sqe *get_sqe(struct io_uring *ring)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+
+	if (!sqe) {
+		fprintf(stderr, "no free SQE\n");
+		exit(1);
+	}
+	return sqe;
+}
+
+/* ---- control commands ---- */
+
+struct ctrl {
+	__u32 op;
+	__u32 dev_id;
+	__u16 queue_id;
+	__u16 len;
+	__u64 addr;
+	__u64 data;
+	__u16 dev_path_len;
+};
+
+static void prep_ctrl(struct io_uring_sqe *sqe, int fd, const struct ctrl *c)
+{
+	struct ublksrv_ctrl_cmd *cmd = (struct ublksrv_ctrl_cmd *)sqe->cmd;
+
+	memset(sqe, 0, 128);
+	sqe->opcode = IORING_OP_URING_CMD;
+	sqe->fd = fd;
+	sqe->cmd_op = c->op;
+	cmd->dev_id = c->dev_id;
+	cmd->queue_id = c->queue_id;
+	cmd->len = c->len;
+	cmd->addr = c->addr;
+	cmd->data[0] = c->data;
+	cmd->dev_path_len = c->dev_path_len;
+}
+
+static int wait_res(struct io_uring *ring)
+{
+	struct io_uring_cqe *cqe;
+	int ret;
+
+	ret = io_uring_wait_cqe(ring, &cqe);
+	if (ret)
+		return ret;
+	ret = cqe->res;
+	io_uring_cqe_seen(ring, cqe);
+	return ret;
+}
+
+static int ctrl_on(struct io_uring *ring, int fd, const struct ctrl *c)
+{
+	prep_ctrl(get_sqe(ring), fd, c);
+	if (io_uring_submit(ring) != 1)
+		die("io_uring_submit");
+	return wait_res(ring);
+}
+
+static int ctrl(const struct ctrl *c)
+{
+	return ctrl_on(&ctrl_ring, ctrl_fd, c);
+}
+
+static int ctrl_simple(__u32 op, __u32 id, __u64 data)
+{
+	return ctrl(&(struct ctrl){ .op = op, .dev_id = id, .queue_id = -1,
+				   .data = data });
+}
+
+static int get_info(__u32 id, struct ublksrv_ctrl_dev_info *info)
+{
+	return ctrl(&(struct ctrl){ .op = UBLK_U_CMD_GET_DEV_INFO, .dev_id = id,
+				   .queue_id = -1, .len = sizeof(*info),
+				   .addr = (__u64)(uintptr_t)info });
+}
+
+static int add_dev_info(struct ublksrv_ctrl_dev_info *info)
+{
+	return ctrl(&(struct ctrl){ .op = UBLK_U_CMD_ADD_DEV,
+				   .dev_id = info->dev_id, .queue_id = -1,
+				   .len = sizeof(*info),
+				   .addr = (__u64)(uintptr_t)info });
+}
+
+/* a new device; its id, or a negative errno */
+static int add_dev(__u64 flags, int nr_queues, int depth,
+		   struct ublksrv_ctrl_dev_info *out)
+{
+	struct ublksrv_ctrl_dev_info info = {
+		.nr_hw_queues = nr_queues,
+		.queue_depth = depth,
+		.max_io_buf_bytes = BUF_SIZE,
+		.dev_id = -1,
+		.flags = flags,
+	};
+	int ret = add_dev_info(&info);
+
+	if (out)
+		*out = info;
+	return ret < 0 ? ret : (int)info.dev_id;
+}
+
+static int set_params(__u32 id, struct ublk_params *p)
+{
+	return ctrl(&(struct ctrl){ .op = UBLK_U_CMD_SET_PARAMS, .dev_id = id,
+				   .queue_id = -1, .len = sizeof(*p),
+				   .addr = (__u64)(uintptr_t)p });
+}
+
+static void basic_params(struct ublk_params *p, __u64 sectors)
+{
+	memset(p, 0, sizeof(*p));
+	p->len = sizeof(*p);
+	p->types = UBLK_PARAM_TYPE_BASIC;
+	p->basic.logical_bs_shift = 9;
+	p->basic.physical_bs_shift = 12;
+	p->basic.io_min_shift = 9;
+	p->basic.io_opt_shift = 12;
+	p->basic.max_sectors = BUF_SIZE >> 9;
+	p->basic.dev_sectors = sectors;
+}
+
+static void del_dev(__u32 id)
+{
+	int ret = ctrl_simple(UBLK_U_CMD_DEL_DEV, id, 0);
+
+	if (ret)
+		report(false, "DEL_DEV %u: %d", id, ret);
+}
+
+/* ---- a small null server ---- */
+
+#define MAX_QUEUES	4
+#define MAX_WORKERS	4
+
+struct server;
+
+/* one thread with its own ring, serving the tags t % nr == idx of a queue */
+struct worker {
+	struct server *srv;
+	pthread_t thread;
+	struct io_uring ring;
+	int q_id;
+	int idx, nr;
+	int ready;
+	/*
+	 * probes: a bad commit, a commit of a tag of another worker, a
+	 * zone report with more bytes than asked for
+	 */
+	bool probe_bad_commit;
+	bool probe_foreign;
+	bool probe_report;
+	int probe_res[3];
+};
+
+struct server {
+	int id;
+	int nr_queues, depth;
+	__u64 flags;
+	int cdev;
+	struct ublksrv_io_desc *iods[MAX_QUEUES];
+	char *bufs[MAX_QUEUES];
+	int nr_workers;
+	struct worker w[MAX_WORKERS];
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int nr_ready;
+	/* a zoned null device: write pointers, in sectors */
+	bool zoned;
+	__u64 wp[64];
+};
+
+#define ZONE_SECTORS	2048
+#define NR_ZONES	16
+
+static size_t iods_size(int depth)
+{
+	size_t sz = depth * sizeof(struct ublksrv_io_desc);
+	size_t pg = sysconf(_SC_PAGESIZE);
+
+	return (sz + pg - 1) / pg * pg;
+}
+
+static off_t iods_offset(int q)
+{
+	return UBLKSRV_CMD_BUF_OFFSET + q * iods_size(UBLK_MAX_QUEUE_DEPTH);
+}
+
+#define UD_PROBE	(1ULL << 32)
+
+static void prep_io(struct io_uring_sqe *sqe, int fd, __u32 op, int q, int tag,
+		    int res, __u64 addr, __u64 ud)
+{
+	struct ublksrv_io_cmd *cmd = (struct ublksrv_io_cmd *)sqe->cmd;
+
+	memset(sqe, 0, sizeof(*sqe));
+	sqe->opcode = IORING_OP_URING_CMD;
+	sqe->fd = fd;
+	sqe->cmd_op = op;
+	cmd->q_id = q;
+	cmd->tag = tag;
+	cmd->result = res;
+	cmd->addr = addr;
+	sqe->user_data = ud;
+}
+
+static __u64 tag_buf(struct server *s, int q, int tag)
+{
+	if (s->flags & UBLK_F_USER_COPY)
+		return 0;
+	return (__u64)(uintptr_t)(s->bufs[q] + (size_t)tag * BUF_SIZE);
+}
+
+static int io_res(const struct ublksrv_io_desc *iod)
+{
+	switch (ublksrv_get_op(iod)) {
+	case UBLK_IO_OP_READ:
+	case UBLK_IO_OP_WRITE:
+		return iod->nr_sectors << 9;
+	default:
+		return 0;
+	}
+}
+
+static __u64 uc_pos(int q, int tag)
+{
+	return UBLKSRV_IO_BUF_OFFSET + ((__u64)q << UBLK_QID_OFF) +
+		((__u64)tag << UBLK_TAG_OFF);
+}
+
+/* sequential zones whose data is discarded; reads return zeroes */
+static void zoned_io(struct worker *w, int tag, const struct ublksrv_io_desc *iod)
+{
+	static char zeroes[BUF_SIZE];
+	struct server *s = w->srv;
+	struct blk_zone zones[NR_ZONES];
+	__u64 start = iod->start_sector, z = start / ZONE_SECTORS, lba = 0;
+	__u32 nr = iod->nr_sectors;
+	int res = 0, i, n;
+
+	switch (ublksrv_get_op(iod)) {
+	case UBLK_IO_OP_READ:
+		res = nr << 9;
+		if (pwrite(s->cdev, zeroes, res, uc_pos(w->q_id, tag)) != res)
+			res = -EIO;
+		break;
+	case UBLK_IO_OP_WRITE:
+		res = start == s->wp[z] ? (int)(nr << 9) : -EIO;
+		if (res > 0)
+			s->wp[z] += nr;
+		break;
+	case UBLK_IO_OP_ZONE_APPEND:
+		lba = s->wp[z];
+		s->wp[z] += nr;
+		res = nr << 9;
+		break;
+	case UBLK_IO_OP_ZONE_RESET_ALL:
+		for (i = 0; i < NR_ZONES; i++)
+			s->wp[i] = (__u64)i * ZONE_SECTORS;
+		break;
+	case UBLK_IO_OP_ZONE_RESET:
+		s->wp[z] = z * ZONE_SECTORS;
+		break;
+	case UBLK_IO_OP_ZONE_FINISH:
+		s->wp[z] = (z + 1) * ZONE_SECTORS;
+		break;
+	case UBLK_IO_OP_REPORT_ZONES:
+		n = NR_ZONES - z < iod->nr_zones ? NR_ZONES - z : iod->nr_zones;
+		memset(zones, 0, sizeof(zones));
+		for (i = 0; i < n; i++, z++) {
+			struct blk_zone *zn = &zones[i];
+
+			zn->start = z * ZONE_SECTORS;
+			zn->len = zn->capacity = ZONE_SECTORS;
+			zn->wp = s->wp[z];
+			zn->type = BLK_ZONE_TYPE_SEQWRITE_REQ;
+			zn->cond = zn->wp == zn->start ? BLK_ZONE_COND_EMPTY :
+				   zn->wp == zn->start + zn->len ?
+				   BLK_ZONE_COND_FULL : BLK_ZONE_COND_IMP_OPEN;
+		}
+		res = n * sizeof(zones[0]);
+		if (pwrite(s->cdev, zones, res, uc_pos(w->q_id, tag)) != res)
+			res = -EIO;
+		if (w->probe_report) {
+			/* more than the request can hold: refused */
+			w->probe_report = false;
+			prep_io(get_sqe(&w->ring), s->cdev,
+				UBLK_U_IO_COMMIT_AND_FETCH_REQ, w->q_id, tag,
+				iod->nr_zones * sizeof(zones[0]) + 64, 0,
+				UD_PROBE | 2);
+		}
+		break;
+	}
+	prep_io(get_sqe(&w->ring), s->cdev, UBLK_U_IO_COMMIT_AND_FETCH_REQ,
+		w->q_id, tag, res, lba, tag);
+}
+
+static void *worker_fn(void *arg)
+{
+	struct worker *w = arg;
+	struct server *s = w->srv;
+	int q = w->q_id, live = 0, tag;
+
+	if (io_uring_queue_init(s->depth + 4, &w->ring, 0))
+		die("worker ring");
+	for (tag = w->idx; tag < s->depth; tag += w->nr) {
+		prep_io(get_sqe(&w->ring), s->cdev,
+			UBLK_U_IO_FETCH_REQ, q, tag, 0, tag_buf(s, q, tag), tag);
+		live++;
+	}
+	if (io_uring_submit(&w->ring) != live)
+		die("submit fetch");
+
+	pthread_mutex_lock(&s->lock);
+	w->ready = 1;
+	s->nr_ready++;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+
+	while (live) {
+		struct io_uring_cqe *cqe;
+		unsigned int head, seen = 0;
+
+		io_uring_submit_and_wait(&w->ring, 1);
+		io_uring_for_each_cqe(&w->ring, head, cqe) {
+			const struct ublksrv_io_desc *iod;
+			__u64 ud = cqe->user_data;
+
+			seen++;
+			if (ud & UD_PROBE) {
+				w->probe_res[ud & 3] = cqe->res;
+				continue;
+			}
+			tag = ud;
+			if (cqe->res == UBLK_IO_RES_ABORT) {
+				live--;
+				continue;
+			}
+			if (cqe->res != UBLK_IO_RES_OK) {
+				fprintf(stderr, "worker: tag %d res %d\n", tag,
+					cqe->res);
+				live--;
+				continue;
+			}
+			iod = &s->iods[q][tag];
+			if (s->zoned) {
+				zoned_io(w, tag, iod);
+				continue;
+			}
+			if (w->probe_bad_commit) {
+				/* more than the request has: refused */
+				w->probe_bad_commit = false;
+				prep_io(get_sqe(&w->ring), s->cdev,
+					UBLK_U_IO_COMMIT_AND_FETCH_REQ, q, tag,
+					(iod->nr_sectors << 9) + 512,
+					tag_buf(s, q, tag), UD_PROBE | 0);
+			}
+			if (w->probe_foreign) {
+				/* the next tag, the other worker's */
+				w->probe_foreign = false;
+				prep_io(get_sqe(&w->ring), s->cdev,
+					UBLK_U_IO_COMMIT_AND_FETCH_REQ, q,
+					(tag + 1) % s->depth, 0,
+					tag_buf(s, q, tag), UD_PROBE | 1);
+			}
+			prep_io(get_sqe(&w->ring), s->cdev,
+				UBLK_U_IO_COMMIT_AND_FETCH_REQ, q, tag,
+				io_res(iod), tag_buf(s, q, tag), tag);
+		}
+		io_uring_cq_advance(&w->ring, seen);
+	}
+	io_uring_queue_exit(&w->ring);
+	return NULL;
+}
+
+/* open the device, map the descriptors, start @per_queue workers a queue */
+static void server_start(struct server *s, int id, int per_queue)
+{
+	struct ublksrv_ctrl_dev_info info;
+	char path[64];
+	int q, i;
+
+	if (get_info(id, &info))
+		die("GET_DEV_INFO");
+	memset(s, 0, sizeof(*s));
+	s->id = id;
+	s->nr_queues = info.nr_hw_queues;
+	s->depth = info.queue_depth;
+	s->flags = info.flags;
+	s->zoned = info.flags & UBLK_F_ZONED;
+	for (i = 0; i < NR_ZONES; i++)
+		s->wp[i] = (__u64)i * ZONE_SECTORS;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cond, NULL);
+
+	snprintf(path, sizeof(path), "/dev/ublkc%d", id);
+	s->cdev = open(path, O_RDWR);
+	if (s->cdev < 0)
+		die(path);
+	for (q = 0; q < s->nr_queues; q++) {
+		s->iods[q] = mmap(NULL, iods_size(s->depth), PROT_READ,
+				  MAP_SHARED | MAP_POPULATE, s->cdev,
+				  iods_offset(q));
+		if (s->iods[q] == MAP_FAILED)
+			die("mmap");
+		if (posix_memalign((void **)&s->bufs[q], 4096,
+				   (size_t)s->depth * BUF_SIZE))
+			die("buffers");
+		for (i = 0; i < per_queue; i++) {
+			struct worker *w = &s->w[s->nr_workers++];
+
+			w->srv = s;
+			w->q_id = q;
+			w->idx = i;
+			w->nr = per_queue;
+			pthread_create(&w->thread, NULL, worker_fn, w);
+		}
+	}
+	pthread_mutex_lock(&s->lock);
+	while (s->nr_ready < s->nr_workers)
+		pthread_cond_wait(&s->cond, &s->lock);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void server_stop(struct server *s)
+{
+	int q, i;
+
+	for (i = 0; i < s->nr_workers; i++)
+		pthread_join(s->w[i].thread, NULL);
+	for (q = 0; q < s->nr_queues; q++) {
+		munmap(s->iods[q], iods_size(s->depth));
+		free(s->bufs[q]);
+	}
+	close(s->cdev);
+}
+
+/* ---- the checks ---- */
+
+static void check_features(void)
+{
+	__u64 f = 0;
+	int ret;
+
+	ret = ctrl(&(struct ctrl){ .op = UBLK_U_CMD_GET_FEATURES,
+				  .queue_id = -1, .len = 4,
+				  .addr = (__u64)(uintptr_t)&f });
+	expect(ret, -EINVAL, "GET_FEATURES with len 4");
+	ret = ctrl(&(struct ctrl){ .op = UBLK_U_CMD_GET_FEATURES,
+				  .queue_id = -1, .len = 8 });
+	expect(ret, -EINVAL, "GET_FEATURES without a buffer");
+	ret = ctrl(&(struct ctrl){ .op = UBLK_U_CMD_GET_FEATURES,
+				  .queue_id = -1, .len = 8,
+				  .addr = (__u64)(uintptr_t)&f });
+	expect(ret, 0, "GET_FEATURES");
+	report((f & F_EXPECTED) == F_EXPECTED,
+	       "features %#llx include %#llx", (unsigned long long)f,
+	       (unsigned long long)F_EXPECTED);
+	report(!(f & F_NOT_YET), "features report nothing unimplemented");
+	report(!(f & ~((1ULL << 20) - 1)), "features are all defined bits");
+}
+
+static void check_ctrl_opcodes(void)
+{
+	struct io_uring ring64;
+	struct ublksrv_ctrl_dev_info info;
+
+	expect(ctrl(&(struct ctrl){ .op = _IOWR('u', 0x30, struct ublksrv_ctrl_cmd),
+				   .queue_id = -1 }),
+	       -EOPNOTSUPP, "unknown control opcode");
+	expect(ctrl(&(struct ctrl){ .op = _IOR('v', UBLK_CMD_GET_DEV_INFO,
+					       struct ublksrv_ctrl_cmd),
+				   .queue_id = -1 }),
+	       -EOPNOTSUPP, "control opcode of another ioctl type");
+	expect(ctrl(&(struct ctrl){ .op = 0x13, .queue_id = -1 }),
+	       -EOPNOTSUPP, "GET_FEATURES as a bare number");
+	expect(ctrl(&(struct ctrl){ .op = _IOR('u', UBLK_CMD_GET_DEV_INFO, __u64),
+				   .queue_id = -1 }),
+	       -EOPNOTSUPP, "GET_DEV_INFO encoded with a wrong size");
+
+	/* control commands need 128-byte SQEs */
+	if (io_uring_queue_init(4, &ring64, 0))
+		die("ring");
+	expect(ctrl_on(&ring64, ctrl_fd,
+		       &(struct ctrl){ .op = UBLK_U_CMD_GET_DEV_INFO,
+				       .queue_id = -1, .len = sizeof(info),
+				       .addr = (__u64)(uintptr_t)&info }),
+	       -EINVAL, "control command in a 64-byte SQE");
+	io_uring_queue_exit(&ring64);
+
+	expect(get_info(1000000, &info), -ENODEV, "GET_DEV_INFO of a dev_id that does not exist");
+	expect(get_info(-1, &info), -ENODEV, "GET_DEV_INFO of dev_id -1");
+	expect(ctrl_simple(UBLK_U_CMD_STOP_DEV, 1000000, 0), -ENODEV,
+	       "STOP_DEV of a dev_id that does not exist");
+	expect(ctrl_simple(UBLK_U_CMD_DEL_DEV, 1000000, 0), -ENODEV,
+	       "DEL_DEV of a dev_id that does not exist");
+}
+
+/* bad ADD_DEV payloads: a description each, and how to break a good one */
+static const char *const add_cases[] = {
+	"ADD_DEV with 0 queues",
+	"ADD_DEV with 4097 queues",
+	"ADD_DEV with depth 0",
+	"ADD_DEV with depth 4097",
+	"ADD_DEV with a 0-byte buffer",
+	"ADD_DEV with a 64 MiB buffer",
+	"ADD_DEV with dev_id 2^20",
+	"ADD_DEV with an undefined flag",
+	"ADD_DEV with REISSUE but no RECOVERY",
+	"ADD_DEV with FAIL_IO but no RECOVERY",
+	"ADD_DEV with REISSUE and FAIL_IO",
+	"ADD_DEV zoned without USER_COPY",
+};
+
+static void add_case(int n, struct ublksrv_ctrl_dev_info *i)
+{
+	switch (n) {
+	case 0: i->nr_hw_queues = 0; break;
+	case 1: i->nr_hw_queues = 4097; break;
+	case 2: i->queue_depth = 0; break;
+	case 3: i->queue_depth = 4097; break;
+	case 4: i->max_io_buf_bytes = 0; break;
+	case 5: i->max_io_buf_bytes = 64 << 20; break;
+	case 6: i->dev_id = 1 << 20; break;
+	case 7: i->flags = 1ULL << 40; break;
+	case 8: i->flags = UBLK_F_USER_RECOVERY_REISSUE; break;
+	case 9: i->flags = UBLK_F_USER_RECOVERY_FAIL_IO; break;
+	case 10:
+		i->flags = UBLK_F_USER_RECOVERY | UBLK_F_USER_RECOVERY_REISSUE |
+			   UBLK_F_USER_RECOVERY_FAIL_IO;
+		break;
+	case 11: i->flags = UBLK_F_ZONED; break;
+	}
+}
+
+static void check_add_dev(void)
+{
+	struct ublksrv_ctrl_dev_info info, good = {
+		.nr_hw_queues = 1, .queue_depth = 4,
+		.max_io_buf_bytes = BUF_SIZE, .dev_id = -1,
+	};
+	unsigned int n;
+	int id, id2, ret;
+
+	for (n = 0; n < sizeof(add_cases) / sizeof(add_cases[0]); n++) {
+		if (n == 11 && !(features & UBLK_F_ZONED))
+			continue;
+		info = good;
+		add_case(n, &info);
+		ret = add_dev_info(&info);
+		if (ret >= 0)
+			del_dev(info.dev_id);
+		expect(ret, -EINVAL, add_cases[n]);
+	}
+
+	info = good;
+	expect(ctrl(&(struct ctrl){ .op = UBLK_U_CMD_ADD_DEV, .dev_id = -1,
+				   .queue_id = -1, .len = sizeof(info) - 1,
+				   .addr = (__u64)(uintptr_t)&info }),
+	       -EINVAL, "ADD_DEV with a short buffer");
+	expect(ctrl(&(struct ctrl){ .op = UBLK_U_CMD_ADD_DEV, .dev_id = -1,
+				   .queue_id = -1, .len = sizeof(info) }),
+	       -EINVAL, "ADD_DEV without a buffer");
+	expect(ctrl(&(struct ctrl){ .op = UBLK_U_CMD_ADD_DEV, .dev_id = -1,
+				   .queue_id = 0, .len = sizeof(info),
+				   .addr = (__u64)(uintptr_t)&info }),
+	       -EINVAL, "ADD_DEV with a queue_id");
+	expect(ctrl(&(struct ctrl){ .op = UBLK_U_CMD_ADD_DEV, .dev_id = 5,
+				   .queue_id = -1, .len = sizeof(info),
+				   .addr = (__u64)(uintptr_t)&info }),
+	       -EINVAL, "ADD_DEV with dev_id unlike the info's");
+	expect(ctrl(&(struct ctrl){ .op = UBLK_U_CMD_ADD_DEV, .dev_id = -1,
+				   .queue_id = -1, .len = sizeof(info),
+				   .addr = 4096 }),
+	       -EFAULT, "ADD_DEV with an unmapped buffer");
+
+	/* unimplemented features are dropped, the always-on ones added */
+	id = add_dev(UBLK_F_SUPPORT_ZERO_COPY | UBLK_F_AUTO_BUF_REG |
+		     UBLK_F_USER_COPY | UBLK_F_NEED_GET_DATA, 64, 8, &info);
+	if (id < 0) {
+		expect(id, 0, "ADD_DEV asking for unimplemented features");
+		return;
+	}
+	report(!(info.flags & (UBLK_F_SUPPORT_ZERO_COPY | UBLK_F_AUTO_BUF_REG)),
+	       "ADD_DEV drops unimplemented features (%#llx)",
+	       (unsigned long long)info.flags);
+	report((info.flags & (UBLK_F_CMD_IOCTL_ENCODE |
+			      UBLK_F_URING_CMD_COMP_IN_TASK)) ==
+	       (UBLK_F_CMD_IOCTL_ENCODE | UBLK_F_URING_CMD_COMP_IN_TASK),
+	       "ADD_DEV sets IOCTL_ENCODE and COMP_IN_TASK");
+	report(!(info.flags & UBLK_F_NEED_GET_DATA),
+	       "ADD_DEV drops NEED_GET_DATA with USER_COPY");
+	report(info.state == UBLK_S_DEV_DEAD && info.ublksrv_pid == -1,
+	       "a new device is DEAD with no server pid");
+	report(info.nr_hw_queues >= 1 && info.nr_hw_queues <= 64 &&
+	       info.nr_hw_queues <= sysconf(_SC_NPROCESSORS_CONF),
+	       "ADD_DEV caps the queues at the CPUs (%u)", info.nr_hw_queues);
+
+	/* a taken dev_id */
+	info.dev_id = id;
+	info.flags = 0;
+	expect(add_dev_info(&info), -EEXIST, "ADD_DEV of a taken dev_id");
+	id2 = add_dev(0, 1, 1, NULL);
+	expect(id2 >= 0 && id2 != id ? 0 : id2, 0, "ADD_DEV of any dev_id");
+	if (id2 >= 0)
+		del_dev(id2);
+	del_dev(id);
+	expect(get_info(id, &info), -ENODEV, "GET_DEV_INFO after DEL_DEV");
+	expect(ctrl_simple(UBLK_U_CMD_DEL_DEV, id, 0), -ENODEV,
+	       "DEL_DEV twice");
+}
+
+static int params_op(__u32 op, __u32 id, struct ublk_params *p, __u16 len)
+{
+	return ctrl(&(struct ctrl){ .op = op, .dev_id = id, .queue_id = -1,
+				   .len = len, .addr = (__u64)(uintptr_t)p });
+}
+
+/* bad parameter sets: a description each, and how to break a good one */
+static const char *const param_cases[] = {
+	"no types",
+	"no BASIC",
+	"an undefined type",
+	"INTEGRITY",
+	"DEVT (read-only)",
+	"a 256-byte block",
+	"a block larger than a page",
+	"physical block below logical",
+	"physical block of 2^40",
+	"io_opt of 2^40",
+	"max_sectors above the buffer",
+	"max_sectors below a page",
+	"an undefined attribute",
+	"a virt boundary of 0x1000",
+	"a chunk of part of a block",
+	"two discard segments",
+	"discard granularity 0",
+	"ZONED on a device that is not",
+	"DMA alignment of a page",
+	"DMA alignment 5",
+	"segment boundary 0x7ff",
+	"segments of 512 bytes",
+	"a virt boundary and a segment size",
+};
+
+static void param_case(int n, struct ublk_params *p)
+{
+	switch (n) {
+	case 0: p->types = 0; break;
+	case 1:
+		p->types = UBLK_PARAM_TYPE_DISCARD;
+		p->discard.discard_granularity = 4096;
+		break;
+	case 2: p->types |= 1 << 7; break;
+	case 3: p->types |= UBLK_PARAM_TYPE_INTEGRITY; break;
+	case 4: p->types |= UBLK_PARAM_TYPE_DEVT; break;
+	case 5: p->basic.logical_bs_shift = 8; break;
+	case 6:
+		p->basic.logical_bs_shift = 20;
+		p->basic.physical_bs_shift = 20;
+		break;
+	case 7: p->basic.physical_bs_shift = 8; break;
+	case 8: p->basic.physical_bs_shift = 40; break;
+	case 9: p->basic.io_opt_shift = 40; break;
+	case 10: p->basic.max_sectors = (BUF_SIZE >> 9) + 8; break;
+	case 11: p->basic.max_sectors = 4; break;
+	case 12: p->basic.attrs = 1 << 5; break;
+	case 13: p->basic.virt_boundary_mask = 0x1000; break;
+	case 14:
+		p->basic.logical_bs_shift = 12;
+		p->basic.chunk_sectors = 4;
+		break;
+	case 15:
+	case 16:
+		p->types |= UBLK_PARAM_TYPE_DISCARD;
+		p->discard.discard_granularity = n == 15 ? 4096 : 0;
+		p->discard.max_discard_sectors = 8;
+		p->discard.max_discard_segments = n == 15 ? 2 : 1;
+		break;
+	case 17:
+		p->types |= UBLK_PARAM_TYPE_ZONED;
+		p->zoned.max_zone_append_sectors = 8;
+		break;
+	case 18:
+	case 19:
+		p->types |= UBLK_PARAM_TYPE_DMA_ALIGN;
+		p->dma.alignment = n == 18 ? 4096 : 5;
+		break;
+	case 20:
+	case 21:
+	case 22:
+		p->types |= UBLK_PARAM_TYPE_SEGMENT;
+		p->seg.seg_boundary_mask = n == 20 ? 0x7ff : 0xffffffff;
+		p->seg.max_segment_size = n == 21 ? 512 : 65536;
+		if (n == 22)
+			p->basic.virt_boundary_mask = 4095;
+		break;
+	}
+}
+
+static void check_params(int id)
+{
+	struct ublk_params p, got;
+	unsigned int n;
+	char what[128];
+
+	for (n = 0; n < sizeof(param_cases) / sizeof(param_cases[0]); n++) {
+		basic_params(&p, 1 << 20);
+		param_case(n, &p);
+		snprintf(what, sizeof(what), "SET_PARAMS with %s",
+			 param_cases[n]);
+		expect(set_params(id, &p), -EINVAL, what);
+	}
+
+	basic_params(&p, 1 << 20);
+	expect(params_op(UBLK_U_CMD_SET_PARAMS, id, &p, 8), -EINVAL,
+	       "SET_PARAMS with a buffer of just the header");
+	expect(params_op(UBLK_U_CMD_SET_PARAMS, id, &p, sizeof(p) - 4), -EINVAL,
+	       "SET_PARAMS with params.len above the buffer");
+	p.len = 0;
+	expect(set_params(id, &p), -EINVAL, "SET_PARAMS with params.len 0");
+	expect(ctrl(&(struct ctrl){ .op = UBLK_U_CMD_SET_PARAMS, .dev_id = id,
+				   .queue_id = -1, .len = sizeof(p),
+				   .addr = 4096 }),
+	       -EFAULT, "SET_PARAMS from an unmapped buffer");
+
+	basic_params(&p, 1 << 20);
+	p.types |= UBLK_PARAM_TYPE_DISCARD;
+	p.discard.discard_granularity = 4096;
+	p.discard.max_discard_sectors = 1 << 16;
+	p.discard.max_discard_segments = 1;
+	expect(set_params(id, &p), 0, "SET_PARAMS");
+	/* a failing SET_PARAMS leaves the params alone */
+	got = p;
+	got.basic.logical_bs_shift = 3;
+	expect(set_params(id, &got), -EINVAL, "SET_PARAMS with a bad block size");
+
+	memset(&got, 0, sizeof(got));
+	got.len = sizeof(got);
+	expect(params_op(UBLK_U_CMD_GET_PARAMS, id, &got, 8), -EINVAL,
+	       "GET_PARAMS with a buffer of just the header");
+	got.len = 4;
+	expect(params_op(UBLK_U_CMD_GET_PARAMS, id, &got, sizeof(got)), -EINVAL,
+	       "GET_PARAMS with params.len 4");
+	got.len = sizeof(got);
+	expect(params_op(UBLK_U_CMD_GET_PARAMS, id, &got, sizeof(got)), 0,
+	       "GET_PARAMS");
+	report(got.basic.dev_sectors == p.basic.dev_sectors &&
+	       got.basic.logical_bs_shift == 9 &&
+	       got.discard.max_discard_sectors == p.discard.max_discard_sectors &&
+	       (got.types & UBLK_PARAM_TYPE_DEVT) && got.devt.char_major,
+	       "GET_PARAMS reads back what SET_PARAMS set, and the char devt");
+
+	/* an older server's shorter struct: the rest is not written */
+	memset(&got, 0xaa, sizeof(got));
+	got.len = offsetof(struct ublk_params, dma);
+	expect(params_op(UBLK_U_CMD_GET_PARAMS, id, &got, sizeof(got)), 0,
+	       "GET_PARAMS with an old, shorter struct");
+	report(((unsigned char *)&got.dma)[0] == 0xaa &&
+	       got.len == offsetof(struct ublk_params, dma),
+	       "GET_PARAMS writes no more than params.len");
+}
+
+static void check_affinity(int id, int nr_queues)
+{
+	unsigned long mask[64];
+
+	expect(ctrl(&(struct ctrl){ .op = UBLK_U_CMD_GET_QUEUE_AFFINITY,
+				   .dev_id = id, .queue_id = -1,
+				   .len = sizeof(mask),
+				   .addr = (__u64)(uintptr_t)mask,
+				   .data = nr_queues }),
+	       -EINVAL, "GET_QUEUE_AFFINITY of a queue that does not exist");
+	expect(ctrl(&(struct ctrl){ .op = UBLK_U_CMD_GET_QUEUE_AFFINITY,
+				   .dev_id = id, .queue_id = -1, .len = 4,
+				   .addr = (__u64)(uintptr_t)mask }),
+	       -EINVAL, "GET_QUEUE_AFFINITY with a 4-byte buffer");
+	memset(mask, 0, sizeof(mask));
+	expect(ctrl(&(struct ctrl){ .op = UBLK_U_CMD_GET_QUEUE_AFFINITY,
+				   .dev_id = id, .queue_id = -1,
+				   .len = sizeof(mask),
+				   .addr = (__u64)(uintptr_t)mask }),
+	       0, "GET_QUEUE_AFFINITY");
+	report(mask[0] != 0, "queue 0 has CPUs (%#lx)", mask[0]);
+}
+
+static void check_dead_dev_cmds(int id, int rec_id)
+{
+	struct ublksrv_ctrl_dev_info info;
+
+	expect(ctrl(&(struct ctrl){ .op = UBLK_U_CMD_GET_DEV_INFO, .dev_id = id,
+				   .queue_id = -1, .len = sizeof(info) - 1,
+				   .addr = (__u64)(uintptr_t)&info }),
+	       -EINVAL, "GET_DEV_INFO with a short buffer");
+	expect(ctrl(&(struct ctrl){ .op = UBLK_U_CMD_GET_DEV_INFO2, .dev_id = id,
+				   .queue_id = -1, .len = sizeof(info),
+				   .addr = (__u64)(uintptr_t)&info }),
+	       -EINVAL, "GET_DEV_INFO2 without the char device path");
+	expect(ctrl_simple(UBLK_U_CMD_START_DEV, id, 0), -EINVAL,
+	       "START_DEV with server pid 0");
+	expect(ctrl_simple(UBLK_U_CMD_START_DEV, id, getpid()), -EBUSY,
+	       "START_DEV with no server");
+	expect(ctrl_simple(UBLK_U_CMD_START_USER_RECOVERY, id, 0), -EOPNOTSUPP,
+	       "START_USER_RECOVERY without USER_RECOVERY");
+	expect(ctrl_simple(UBLK_U_CMD_END_USER_RECOVERY, id, getpid()),
+	       -EOPNOTSUPP, "END_USER_RECOVERY without USER_RECOVERY");
+	expect(ctrl_simple(UBLK_U_CMD_START_USER_RECOVERY, rec_id, 0), -EBUSY,
+	       "START_USER_RECOVERY of a device never started");
+	expect(ctrl_simple(UBLK_U_CMD_END_USER_RECOVERY, rec_id, 0), -EINVAL,
+	       "END_USER_RECOVERY with server pid 0");
+	expect(ctrl_simple(UBLK_U_CMD_STOP_DEV, id, 0), 0,
+	       "STOP_DEV of a device not started");
+	expect(get_info(id, &info), 0, "GET_DEV_INFO");
+	report(info.state == UBLK_S_DEV_DEAD, "it is still DEAD");
+}
+
+/* START_DEV waits for a server that opened the device, until it goes */
+static void check_start_not_ready(int id)
+{
+	struct io_uring_cqe *cqe;
+	struct io_uring ring;
+	struct __kernel_timespec ts = { .tv_nsec = 300 * 1000 * 1000 };
+	struct ctrl start = { .op = UBLK_U_CMD_START_DEV, .dev_id = id,
+			      .queue_id = -1, .data = getpid() };
+	void *iods;
+	char path[64], buf[4096];
+	int cdev, cdev2, ret;
+
+	snprintf(path, sizeof(path), "/dev/ublkc%d", id);
+	cdev = open(path, O_RDWR);
+	if (cdev < 0)
+		die(path);
+	cdev2 = open(path, O_RDWR);
+	expect(cdev2 < 0 ? -errno : 0, -EBUSY, "a second open of /dev/ublkcN");
+
+	/* mmap: only whole queue arrays, read-only */
+	iods = mmap(NULL, iods_size(2), PROT_READ | PROT_WRITE, MAP_SHARED,
+		    cdev, 0);
+	expect(iods == MAP_FAILED ? -errno : 0, -EPERM, "a writable mmap");
+	iods = mmap(NULL, iods_size(2) * 2, PROT_READ, MAP_SHARED, cdev, 0);
+	expect(iods == MAP_FAILED ? -errno : 0, -EINVAL, "an mmap too long");
+	iods = mmap(NULL, iods_size(2), PROT_READ, MAP_SHARED, cdev,
+		    iods_offset(1));
+	expect(iods == MAP_FAILED ? -errno : 0, -EINVAL,
+	       "an mmap of a queue that does not exist");
+	iods = mmap(NULL, iods_size(2), PROT_READ, MAP_SHARED, cdev, 4096);
+	expect(iods == MAP_FAILED ? -errno : 0, -EINVAL,
+	       "an mmap inside a queue's array");
+	iods = mmap(NULL, iods_size(2), PROT_READ, MAP_SHARED, cdev, 0);
+	expect(iods == MAP_FAILED ? -errno : 0, 0, "an mmap of queue 0");
+	if (iods != MAP_FAILED) {
+		ret = mprotect(iods, iods_size(2), PROT_READ | PROT_WRITE);
+		expect(ret ? -errno : 0, -EACCES, "mprotect() it writable");
+	}
+
+	/* user copy on a device without it */
+	ret = pread(cdev, buf, sizeof(buf), UBLKSRV_IO_BUF_OFFSET);
+	expect(ret < 0 ? -errno : ret, -EOPNOTSUPP,
+	       "pread() of a device without USER_COPY");
+
+	if (io_uring_queue_init(8, &ring, 0))
+		die("ring");
+#define IO(op, q, tag, addr) ({						\
+	prep_io(get_sqe(&ring), cdev, op, q, tag, 0, addr, 0);	\
+	io_uring_submit(&ring);						\
+	wait_res(&ring); })
+	expect(IO(_IOWR('u', 0x2f, struct ublksrv_io_cmd), 0, 0, (uintptr_t)buf),
+	       -EOPNOTSUPP, "unknown I/O opcode");
+	expect(IO(UBLK_U_IO_FETCH_REQ, 1, 0, (uintptr_t)buf), -EINVAL,
+	       "FETCH_REQ of a queue that does not exist");
+	expect(IO(UBLK_U_IO_FETCH_REQ, 0, 2, (uintptr_t)buf), -EINVAL,
+	       "FETCH_REQ of a tag beyond the depth");
+	expect(IO(UBLK_U_IO_FETCH_REQ, 0, 0, 0), -EINVAL,
+	       "FETCH_REQ without a buffer");
+	expect(IO(UBLK_U_IO_FETCH_REQ, 0, 0, -4096ULL), -EFAULT,
+	       "FETCH_REQ with a kernel address");
+	expect(IO(UBLK_U_IO_COMMIT_AND_FETCH_REQ, 0, 0, (uintptr_t)buf), -EINVAL,
+	       "COMMIT_AND_FETCH_REQ of a tag never fetched");
+	expect(IO(UBLK_U_IO_NEED_GET_DATA, 0, 0, (uintptr_t)buf), -EINVAL,
+	       "NEED_GET_DATA of a tag never fetched");
+
+	/* fetch one tag of two: not ready */
+	prep_io(get_sqe(&ring), cdev, UBLK_U_IO_FETCH_REQ, 0, 0, 0,
+		(uintptr_t)buf, 100);
+	io_uring_submit(&ring);
+	ret = io_uring_wait_cqe_timeout(&ring, &cqe, &ts);
+	expect(ret, -ETIME, "FETCH_REQ waits for a request");
+	expect(IO(UBLK_U_IO_FETCH_REQ, 0, 0, (uintptr_t)buf), -EBUSY,
+	       "FETCH_REQ of a tag twice");
+	expect(IO(UBLK_U_IO_COMMIT_AND_FETCH_REQ, 0, 0, (uintptr_t)buf), -EINVAL,
+	       "COMMIT_AND_FETCH_REQ of a tag the server does not own");
+#undef IO
+
+	prep_ctrl(get_sqe(&ctrl_ring), ctrl_fd, &start);
+	io_uring_submit(&ctrl_ring);
+	ret = io_uring_wait_cqe_timeout(&ctrl_ring, &cqe, &ts);
+	expect(ret, -ETIME, "START_DEV waits while a queue is not ready");
+	if (!ret)
+		io_uring_cqe_seen(&ctrl_ring, cqe);
+
+	/* the server goes away: the fetched command is aborted ... */
+	io_uring_queue_exit(&ring);
+	/* ... and START_DEV fails */
+	if (ret == -ETIME)
+		expect(wait_res(&ctrl_ring), -EBUSY,
+		       "START_DEV once the server exited");
+	if (iods != MAP_FAILED)
+		munmap(iods, iods_size(2));
+	close(cdev);
+}
+
+/* O_DIRECT reads of the healthy device, until told to stop */
+struct reader {
+	pthread_t thread;
+	int id;
+	atomic_int stop;
+	long reads, errors;
+};
+
+static void *reader_fn(void *arg)
+{
+	struct reader *r = arg;
+	char path[64];
+	void *buf;
+	int fd;
+
+	snprintf(path, sizeof(path), "/dev/ublkb%d", r->id);
+	fd = open(path, O_RDONLY | O_DIRECT);
+	if (fd < 0 || posix_memalign(&buf, 4096, 4096)) {
+		r->errors++;
+		return NULL;
+	}
+	while (!atomic_load(&r->stop)) {
+		if (pread(fd, buf, 4096, (r->reads % 256) * 4096) != 4096)
+			r->errors++;
+		r->reads++;
+	}
+	close(fd);
+	free(buf);
+	return NULL;
+}
+
+static void check_live_dev(int id, struct server *s)
+{
+	struct ublk_params p;
+	char path[64], buf[4096];
+	int fd, ret;
+
+	basic_params(&p, 1 << 20);
+	expect(set_params(id, &p), -EBUSY, "SET_PARAMS of a live device");
+	expect(ctrl_simple(UBLK_U_CMD_START_DEV, id, getpid()), -EEXIST,
+	       "START_DEV of a live device");
+
+	/* the first request gets a commit with too large a result */
+	snprintf(path, sizeof(path), "/dev/ublkb%d", id);
+	s->w[0].probe_bad_commit = true;
+	s->w[0].probe_foreign = true;
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		die(path);
+	ret = 0;
+	for (int i = 0; i < 64 && ret >= 0; i++)
+		ret = pread(fd, buf, sizeof(buf), i * 4096 * 17);
+	close(fd);
+	expect(ret < 0 ? -errno : 0, 0, "reads through the device");
+	expect(s->w[0].probe_res[0], -EINVAL,
+	       "COMMIT_AND_FETCH_REQ with a result above the request size");
+	expect(s->w[0].probe_res[1], -EINVAL,
+	       "COMMIT_AND_FETCH_REQ of a tag another task fetched");
+}
+
+static void check_user_copy(void)
+{
+	struct ublk_params p;
+	struct server s;
+	char buf[4096];
+	__u64 pos;
+	int id, ret;
+
+	id = add_dev(UBLK_F_USER_COPY, 1, 2, NULL);
+	if (id < 0) {
+		expect(id, 0, "ADD_DEV with USER_COPY");
+		return;
+	}
+	basic_params(&p, 1 << 20);
+	set_params(id, &p);
+	server_start(&s, id, 1);
+
+	pos = UBLKSRV_IO_BUF_OFFSET;
+	ret = pread(s.cdev, buf, sizeof(buf), 4096);
+	expect(ret < 0 ? -errno : ret, -EINVAL, "pread() below the buffer offset");
+	ret = pread(s.cdev, buf, sizeof(buf), pos);
+	expect(ret < 0 ? -errno : ret, -EINVAL,
+	       "pread() of a tag the server does not own");
+	ret = pread(s.cdev, buf, sizeof(buf), pos + (1ULL << UBLK_QID_OFF));
+	expect(ret < 0 ? -errno : ret, -EINVAL,
+	       "pread() of a queue that does not exist");
+	ret = pread(s.cdev, buf, sizeof(buf), pos + (5ULL << UBLK_TAG_OFF));
+	expect(ret < 0 ? -errno : ret, -EINVAL,
+	       "pread() of a tag beyond the depth");
+	ret = pwrite(s.cdev, buf, sizeof(buf), pos | UBLKSRV_IO_INTEGRITY_FLAG);
+	expect(ret < 0 ? -errno : ret, -EINVAL, "pwrite() of integrity data");
+
+	/* the server gets the aborts, exits, and DEL_DEV finds it gone */
+	expect(ctrl_simple(UBLK_U_CMD_STOP_DEV, id, 0), 0,
+	       "STOP_DEV of a device whose server waits");
+	server_stop(&s);
+	del_dev(id);
+}
+
+static void zoned_params(struct ublk_params *p)
+{
+	basic_params(p, NR_ZONES * ZONE_SECTORS);
+	p->types |= UBLK_PARAM_TYPE_ZONED;
+	p->basic.chunk_sectors = ZONE_SECTORS;
+	p->zoned.max_open_zones = 4;
+	p->zoned.max_active_zones = 4;
+	p->zoned.max_zone_append_sectors = 256;
+}
+
+/* a zone of the device as BLKREPORTZONE tells it */
+static int report_zone(int fd, int z, struct blk_zone *zone)
+{
+	struct {
+		struct blk_zone_report rep;
+		struct blk_zone zone;
+	} r = { .rep = { .sector = (__u64)z * ZONE_SECTORS, .nr_zones = 1 } };
+
+	if (ioctl(fd, BLKREPORTZONE, &r) || r.rep.nr_zones != 1)
+		return -1;
+	*zone = r.zone;
+	return 0;
+}
+
+static void check_zoned(void)
+{
+	struct ublk_params p;
+	struct blk_zone zone;
+	struct blk_zone_range range;
+	struct server s;
+	char path[64], sys[64], buf[64];
+	void *data;
+	int id, fd, ok, z, n;
+
+	if (!(features & UBLK_F_ZONED)) {
+		printf("ok: zoned checks skipped: no UBLK_F_ZONED\n");
+		return;
+	}
+	id = add_dev(UBLK_F_USER_COPY | UBLK_F_ZONED, 1, 4, NULL);
+	if (id < 0) {
+		expect(id, 0, "ADD_DEV zoned");
+		return;
+	}
+
+	basic_params(&p, NR_ZONES * ZONE_SECTORS);
+	expect(set_params(id, &p), -EINVAL, "SET_PARAMS of a zoned device without ZONED");
+	zoned_params(&p);
+	p.basic.chunk_sectors = 3072;
+	expect(set_params(id, &p), -EINVAL, "SET_PARAMS with zones of 3072 sectors");
+	zoned_params(&p);
+	p.zoned.max_open_zones = 5;
+	expect(set_params(id, &p), -EINVAL, "SET_PARAMS with more open than active zones");
+	zoned_params(&p);
+	p.zoned.max_active_zones = NR_ZONES + 1;
+	p.zoned.max_open_zones = 0;
+	expect(set_params(id, &p), -EINVAL, "SET_PARAMS with more active zones than zones");
+	zoned_params(&p);
+	p.zoned.max_zone_append_sectors = 0;
+	expect(set_params(id, &p), -EINVAL, "SET_PARAMS with no zone append");
+	zoned_params(&p);
+	p.zoned.reserved[3] = 1;
+	expect(set_params(id, &p), -EINVAL, "SET_PARAMS with a reserved zoned byte set");
+	zoned_params(&p);
+	expect(set_params(id, &p), 0, "SET_PARAMS zoned");
+
+	server_start(&s, id, 1);
+	s.w[0].probe_report = true;
+	/* START_DEV reads the zones through the server */
+	expect(ctrl_simple(UBLK_U_CMD_START_DEV, id, getpid()), 0,
+	       "START_DEV of a zoned device");
+	expect(s.w[0].probe_res[2], -EINVAL,
+	       "COMMIT_AND_FETCH_REQ of a zone report larger than asked for");
+
+	snprintf(sys, sizeof(sys), "/sys/block/ublkb%d/queue/nr_zones", id);
+	fd = open(sys, O_RDONLY);
+	n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+	buf[n > 0 ? n : 0] = 0;
+	if (fd >= 0)
+		close(fd);
+	report(atoi(buf) == NR_ZONES, "the disk has %d zones (%d)", NR_ZONES,
+	       atoi(buf));
+
+	snprintf(path, sizeof(path), "/dev/ublkb%d", id);
+	fd = open(path, O_RDWR | O_DIRECT);
+	if (fd < 0 || posix_memalign(&data, 4096, 4096)) {
+		report(false, "open %s", path);
+		goto out;
+	}
+	for (ok = 1, z = 0; z < NR_ZONES; z++)
+		ok &= !report_zone(fd, z, &zone) &&
+		      zone.start == (__u64)z * ZONE_SECTORS &&
+		      zone.len == ZONE_SECTORS && zone.wp == zone.start &&
+		      zone.cond == BLK_ZONE_COND_EMPTY;
+	report(ok, "BLKREPORTZONE: %d empty zones of %d sectors", NR_ZONES,
+	       ZONE_SECTORS);
+
+	memset(data, 0x5a, 4096);
+	expect(pwrite(fd, data, 4096, ZONE_SECTORS * 512ULL) == 4096 ? 0 : -errno,
+	       0, "a write at zone 1's write pointer");
+	n = report_zone(fd, 1, &zone);
+	report(!n && zone.wp == ZONE_SECTORS + 8,
+	       "zone 1's write pointer moved (%llu)", (unsigned long long)zone.wp);
+	range = (struct blk_zone_range){ ZONE_SECTORS, ZONE_SECTORS };
+	expect(ioctl(fd, BLKRESETZONE, &range) ? -errno : 0, 0, "BLKRESETZONE");
+	report(!report_zone(fd, 1, &zone) && zone.wp == ZONE_SECTORS,
+	       "zone 1 is empty again");
+	range = (struct blk_zone_range){ 2 * ZONE_SECTORS, ZONE_SECTORS };
+	expect(ioctl(fd, BLKFINISHZONE, &range) ? -errno : 0, 0, "BLKFINISHZONE");
+	report(!report_zone(fd, 2, &zone) && zone.cond == BLK_ZONE_COND_FULL,
+	       "zone 2 is full");
+	expect(pread(fd, data, 4096, 0) == 4096 ? 0 : -errno, 0,
+	       "a read of zone 0");
+	close(fd);
+	free(data);
+out:
+	expect(ctrl_simple(UBLK_U_CMD_STOP_DEV, id, 0), 0,
+	       "STOP_DEV of the zoned device");
+	server_stop(&s);
+	del_dev(id);
+}
+
+/* ---- unprivileged ---- */
+
+static int pipe_up[2], pipe_down[2];
+
+/* tell the parent @val, and wait until it has done its part */
+static void child_sync(int val)
+{
+	if (write(pipe_up[1], &val, sizeof(val)) != sizeof(val) ||
+	    read(pipe_down[0], &val, sizeof(val)) != sizeof(val))
+		exit(1);
+}
+
+/* the child's next value, or -1 once it has exited */
+static int parent_wait(void)
+{
+	int val;
+
+	return read(pipe_up[0], &val, sizeof(val)) == sizeof(val) ? val : -1;
+}
+
+static void parent_done(void)
+{
+	int val = 0;
+
+	if (write(pipe_down[1], &val, sizeof(val)) != sizeof(val))
+		die("pipe");
+}
+
+/* an unprivileged device's command: the char device path leads @buf */
+static int unpriv_cmd(__u32 op, __u32 id, const char *path, void *buf,
+		      size_t len)
+{
+	size_t plen = path ? strlen(path) : 0;
+	char tmp[256 + 4096];
+	int ret;
+
+	memcpy(tmp, path ? path : "", plen);
+	if (buf)
+		memcpy(tmp + plen, buf, len);
+	ret = ctrl(&(struct ctrl){ .op = op, .dev_id = id, .queue_id = -1,
+				  .len = plen + len,
+				  .addr = (__u64)(uintptr_t)tmp,
+				  .dev_path_len = plen });
+	if (buf)
+		memcpy(buf, tmp + plen, len);
+	return ret;
+}
+
+static void unprivileged_child(int priv_id)
+{
+	struct ublksrv_ctrl_dev_info info;
+	struct ublk_params p;
+	char path[64];
+	int id;
+
+	if (setgroups(0, NULL) || setresgid(NOBODY, NOBODY, NOBODY) ||
+	    setresuid(NOBODY, NOBODY, NOBODY))
+		die("drop privileges");
+	io_uring_queue_exit(&ctrl_ring);
+	close(ctrl_fd);
+	ctrl_fd = open(CTRL_DEV, O_RDWR);
+	if (ctrl_fd < 0 || io_uring_queue_init(4, &ctrl_ring, IORING_SETUP_SQE128))
+		die("unprivileged control ring");
+
+	expect(add_dev(0, 1, 2, NULL), -EPERM,
+	       "unprivileged ADD_DEV without UNPRIVILEGED_DEV");
+	expect(add_dev(UBLK_F_UNPRIVILEGED_DEV | UBLK_F_USER_COPY, 1, 2, NULL),
+	       -EINVAL, "unprivileged ADD_DEV with USER_COPY");
+	expect(get_info(priv_id, &info), -EPERM,
+	       "unprivileged GET_DEV_INFO of a privileged device");
+	expect(ctrl_simple(UBLK_U_CMD_DEL_DEV, priv_id, 0), -EPERM,
+	       "unprivileged DEL_DEV of a privileged device");
+
+	child_sync(0);	/* parent: ublks_max = 0 */
+	expect(add_dev(UBLK_F_UNPRIVILEGED_DEV, 1, 2, NULL), -EACCES,
+	       "unprivileged ADD_DEV beyond ublks_max");
+	child_sync(0);	/* parent: ublks_max back */
+
+	id = add_dev(UBLK_F_UNPRIVILEGED_DEV | UBLK_F_USER_RECOVERY, 1, 2, &info);
+	expect(id < 0 ? id : 0, 0, "unprivileged ADD_DEV");
+	if (id < 0)
+		exit(1);
+	report((info.flags & UBLK_F_UNPRIVILEGED_DEV) &&
+	       !(info.flags & UBLK_F_USER_RECOVERY) &&
+	       info.owner_uid == NOBODY && info.owner_gid == NOBODY,
+	       "an unprivileged device has no recovery and its owner is the caller");
+	snprintf(path, sizeof(path), "/dev/ublkc%d", id);
+
+	expect(unpriv_cmd(UBLK_U_CMD_GET_DEV_INFO, id, NULL, &info, sizeof(info)),
+	       -EINVAL, "unprivileged command without the device path");
+	expect(unpriv_cmd(UBLK_U_CMD_GET_DEV_INFO, id, "/dev/null", &info,
+			  sizeof(info)),
+	       -EPERM, "unprivileged command with another device's path");
+	expect(unpriv_cmd(UBLK_U_CMD_GET_DEV_INFO, id, path, &info, sizeof(info)),
+	       -EACCES, "unprivileged command without access to the device");
+
+	child_sync(id);	/* parent: chown /dev/ublkcN to nobody */
+	expect(unpriv_cmd(UBLK_U_CMD_GET_DEV_INFO2, id, path, &info,
+			  sizeof(info)),
+	       0, "unprivileged GET_DEV_INFO2 with the device path");
+	report(info.dev_id == (__u32)id, "it describes the device");
+	basic_params(&p, 1 << 20);
+	expect(unpriv_cmd(UBLK_U_CMD_SET_PARAMS, id, path, &p, sizeof(p)), 0,
+	       "unprivileged SET_PARAMS");
+	expect(unpriv_cmd(UBLK_U_CMD_DEL_DEV_ASYNC, id, path, NULL, 0), 0,
+	       "unprivileged DEL_DEV_ASYNC");
+	exit(failures ? 1 : 0);
+}
+
+static void write_param(const char *val)
+{
+	int fd = open("/sys/module/ublk_drv/parameters/ublks_max", O_WRONLY);
+
+	if (fd < 0 || write(fd, val, strlen(val)) < 0)
+		die("ublks_max");
+	close(fd);
+}
+
+static void check_unprivileged(int priv_id)
+{
+	struct ublksrv_ctrl_dev_info info;
+	char path[64], old[16] = "64";
+	int status, fd, id, n;
+	pid_t pid;
+
+	fd = open("/sys/module/ublk_drv/parameters/ublks_max", O_RDONLY);
+	if (fd >= 0) {
+		n = read(fd, old, sizeof(old) - 1);
+		old[n > 0 ? n : 0] = 0;
+		close(fd);
+	}
+	if (chmod(CTRL_DEV, 0666) || pipe(pipe_up) || pipe(pipe_down))
+		die("setup");
+	pid = fork();
+	if (!pid)
+		unprivileged_child(priv_id);
+	close(pipe_up[1]);
+	close(pipe_down[0]);
+
+	id = -1;
+	if (parent_wait() == 0) {
+		write_param("0");
+		parent_done();
+		if (parent_wait() == 0) {
+			write_param(old);
+			parent_done();
+			id = parent_wait();
+		}
+	}
+	if (id >= 0) {
+		snprintf(path, sizeof(path), "/dev/ublkc%d", id);
+		if (chown(path, NOBODY, NOBODY))
+			report(false, "chown %s", path);
+		parent_done();
+	}
+	waitpid(pid, &status, 0);
+	chmod(CTRL_DEV, 0600);
+	write_param(old);
+	close(pipe_up[0]);
+	close(pipe_down[1]);
+	report(WIFEXITED(status) && !WEXITSTATUS(status),
+	       "the unprivileged checks passed");
+	if (id >= 0) {
+		/* DEL_DEV_ASYNC: the id goes soon */
+		for (n = 0; n < 200 && !get_info(id, &info); n++)
+			usleep(10000);
+		expect(get_info(id, &info), -ENODEV,
+		       "the unprivileged device is gone");
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static struct reader reader;
+	int healthy, id, rec_id;
+	struct server srv;
+	struct ublk_params p;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	ctrl_fd = open(CTRL_DEV, O_RDWR);
+	if (ctrl_fd < 0)
+		die(CTRL_DEV);
+	if (io_uring_queue_init(8, &ctrl_ring, IORING_SETUP_SQE128))
+		die("io_uring_queue_init");
+	if (ctrl(&(struct ctrl){ .op = UBLK_U_CMD_GET_FEATURES, .queue_id = -1,
+				.len = 8, .addr = (__u64)(uintptr_t)&features }))
+		die("GET_FEATURES");
+	if (!(features & UBLK_F_USER_RECOVERY_FAIL_IO)) {
+		printf("SKIP: the driver predates these checks (features %#llx)\n",
+		       (unsigned long long)features);
+		return KSFT_SKIP;
+	}
+
+	/*
+	 * A healthy, recoverable device with a per-I/O-task server, reading
+	 * all along.
+	 */
+	healthy = add_dev(UBLK_F_PER_IO_DAEMON | UBLK_F_USER_RECOVERY, 1, 8,
+			  NULL);
+	if (healthy < 0)
+		die("ADD_DEV");
+	basic_params(&p, 1 << 20);
+	if (set_params(healthy, &p))
+		die("SET_PARAMS");
+	server_start(&srv, healthy, 2);
+	expect(ctrl_simple(UBLK_U_CMD_START_DEV, healthy, getpid()), 0,
+	       "START_DEV with two tasks serving one queue");
+	reader.id = healthy;
+	pthread_create(&reader.thread, NULL, reader_fn, &reader);
+
+	check_features();
+	check_ctrl_opcodes();
+	check_add_dev();
+
+	id = add_dev(0, 1, 2, NULL);
+	rec_id = add_dev(UBLK_F_USER_RECOVERY, 1, 2, NULL);
+	if (id < 0 || rec_id < 0)
+		die("ADD_DEV");
+	check_params(id);
+	check_affinity(id, 1);
+	check_dead_dev_cmds(id, rec_id);
+	check_start_not_ready(id);
+	check_live_dev(healthy, &srv);
+	expect(ctrl_simple(UBLK_U_CMD_START_USER_RECOVERY, healthy, 0),
+	       -EBUSY, "START_USER_RECOVERY of a live device");
+	expect(ctrl_simple(UBLK_U_CMD_END_USER_RECOVERY, healthy, getpid()),
+	       -EBUSY, "END_USER_RECOVERY of a live device");
+	check_user_copy();
+	check_zoned();
+	check_unprivileged(healthy);
+	del_dev(id);
+	del_dev(rec_id);
+
+	atomic_store(&reader.stop, 1);
+	pthread_join(reader.thread, NULL);
+	report(reader.reads > 0 && !reader.errors,
+	       "the healthy device served %ld reads meanwhile, %ld failed",
+	       reader.reads, reader.errors);
+	expect(ctrl_simple(UBLK_U_CMD_STOP_DEV, healthy, 0), 0,
+	       "STOP_DEV of the healthy device");
+	server_stop(&srv);
+	del_dev(healthy);
+
+	printf("%s: %d failure(s)\n", argv[0], failures);
+	(void)argc;
+	return failures ? 1 : 0;
+}

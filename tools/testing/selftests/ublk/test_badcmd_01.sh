@@ -1,0 +1,16 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Malformed control and I/O commands, bad mmap() and user copy calls,
+# commands in the wrong state and unprivileged commands each get the
+# errno Documentation/block/ublk.rst gives, while a healthy device keeps
+# serving I/O (badcmd.c).
+
+. "$(dirname "$0")"/test_common.sh
+_prep_test
+
+"$(dirname "$0")"/badcmd
+rc=$?
+[ "$rc" = 4 ] && _skip "the driver predates these checks"
+[ "$rc" = 0 ] || _fail "badcmd: $rc"
+exit 0

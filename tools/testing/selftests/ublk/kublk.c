@@ -523,6 +523,16 @@ static int check_features(struct kublk_dev *dev)
 	if (dev->nthreads && dev->nthreads != (int)dev->nr_queues &&
 	    need_feature(dev, UBLK_F_PER_IO_DAEMON, "--nthreads other than -q"))
 		return -EOPNOTSUPP;
+
+	/*
+	 * What the later control commands need, asked for whenever the
+	 * driver has it: a recoverable device can be quiesced, any device
+	 * resized.
+	 */
+	if ((dev->flags & UBLK_F_USER_RECOVERY) &&
+	    (dev->features & UBLK_F_QUIESCE))
+		dev->flags |= UBLK_F_QUIESCE;
+	dev->flags |= dev->features & UBLK_F_UPDATE_SIZE;
 	return 0;
 not_yet:
 	kublk_err("%s: supported by the driver, not by this kublk yet",

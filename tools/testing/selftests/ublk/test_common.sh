@@ -133,12 +133,14 @@ _dev_state() {
 	echo "${s:-GONE}"
 }
 
-# _wait_state ID STATE [SECONDS]: poll until the device is in STATE
+# _wait_state ID STATE[|STATE...] [SECONDS]: poll until the device is in
+# (one of the) STATE; the state reached in $DEV_STATE
 _wait_state() {
 	local id=$1 want=$2 end=$((SECONDS + ${3:-30}))
 
 	while [ "$SECONDS" -le "$end" ]; do
-		[ "$(_dev_state "$id")" = "$want" ] && return 0
+		DEV_STATE=$(_dev_state "$id")
+		[[ "|$want|" == *"|$DEV_STATE|"* ]] && return 0
 		_nap 0.2
 	done
 	_fail "device $id is $(_dev_state "$id"), not $want, after ${3:-30}s"
@@ -162,6 +164,16 @@ _wait_pid_gone() {
 		_nap 0.1
 	done
 	_fail "process $1 still runs after ${2:-30}s"
+}
+
+# _free_id: the lowest device id not in use
+_free_id() {
+	local i=0
+
+	while [ -e "/sys/class/ublk-char/ublkc$i" ]; do
+		i=$((i + 1))
+	done
+	echo "$i"
 }
 
 # _kill_server ID: SIGKILL the device's server and wait until it is gone
@@ -370,17 +382,17 @@ _stress_cycles() {
 # (recovery) or of everything sent while no server runs (fail_io), and
 # must see no other error.
 _kill_loop() {
-	local mode=$1 cycles want=QUIESCED opt id dev c
+	local mode=$1 cycles want=QUIESCED mode_opts id dev c
 
 	cycles=$(_stress_cycles)
 	case "$mode" in
-	recovery) opt=(-r 1) ;;
-	reissue) opt=(--recovery_reissue 1) ;;
-	fail_io) opt=(--recovery_fail_io 1); want=FAIL_IO ;;
+	recovery) mode_opts=(-r 1) ;;
+	reissue) mode_opts=(--recovery_reissue 1) ;;
+	fail_io) mode_opts=(--recovery_fail_io 1); want=FAIL_IO ;;
 	*) _fail "_kill_loop: unknown mode $mode" ;;
 	esac
 	_mkfile "$UBLK_TMP/backing" 64M
-	_add_dev -t loop -q 2 "${opt[@]}" "$UBLK_TMP/backing"
+	_add_dev -t loop -q 2 "${mode_opts[@]}" "$UBLK_TMP/backing"
 	id=$DEV_ID
 	dev=/dev/ublkb$id
 	_fio_write "$dev" 8M

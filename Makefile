@@ -7,6 +7,8 @@
 #                         cached test kernel (built on first use)
 #   make KDIR=<dir>       ... against your own 6.12 kernel build directory
 #   make check            everything CI checks (see README)
+#   make stress           the kill -9 / recover loops, STRESS_CYCLES (200)
+#                         cycles per recovery mode (not in make check)
 #   make run              boot a guest, serve a ublk device with kublk and
 #                         run a verified fio job on it
 #   make shell            an interactive guest (FLAVOUR=test|debug)
@@ -34,13 +36,13 @@ else
 MODBUILD := $(MODSRC)
 endif
 
-.PHONY: all module module-path kernel check run shell bench selftests \
+.PHONY: all module module-path kernel check stress run shell bench selftests \
 	selftests-prep headers clean help
 
 all: module
 
 help:
-	@sed -n '3,18s/^# \{0,1\}//p' $(TOP)/Makefile
+	@sed -n '3,20s/^# \{0,1\}//p' $(TOP)/Makefile
 
 module:
 	@test -f $(MODSRC)/Makefile || \
@@ -85,6 +87,18 @@ selftests: selftests-prep
 
 check:
 	$(TOP)/scripts/check.sh
+
+# The kill loops of "make check" (10 cycles each there), longer: through
+# check.sh on the debug kernel, with the per-test time limit raised to
+# fit (about 5 s a cycle under emulation, doubled).
+STRESS_TESTS ?= test_stress_05.sh test_stress_06.sh test_stress_07.sh
+STRESS_CYCLES ?= 200
+STRESS_TEST_TIMEOUT = $(shell echo $$(($(STRESS_CYCLES) * 10 + 300)))
+stress:
+	CHECK_TESTS="$(STRESS_TESTS)" CHECK_SKIP_HARNESS=1 \
+	CHECK_ENV="UBLK_STRESS_CYCLES=$(STRESS_CYCLES) kselftest_override_timeout=$(STRESS_TEST_TIMEOUT)" \
+	CHECK_TIMEOUT=$(shell echo $$(($(STRESS_TEST_TIMEOUT) * 3 + 600))) \
+		$(TOP)/scripts/check.sh
 
 run:
 	$(TOP)/scripts/run.sh

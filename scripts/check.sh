@@ -15,7 +15,9 @@
 #
 # environment: CHECK_FLAVOUR (debug), CHECK_MODULE (ours when the driver
 # exists, else stock), CHECK_TESTS (kselftest TEST_PROGS to run, default
-# all), CHECK_SKIP_HARNESS=1 (skip step 3), UBLK_CACHE.
+# all), CHECK_SKIP_HARNESS=1 (skip step 3), CHECK_ENV (VAR=VALUE words
+# for the guest's environment, e.g. UBLK_STRESS_CYCLES=50),
+# CHECK_TIMEOUT (seconds for the guest run, default 4800), UBLK_CACHE.
 
 set -uo pipefail
 
@@ -137,8 +139,12 @@ fi
 step "kselftests in the guest ($flavour kernel, $module ublk_drv)"
 guest_cmd=(make -C tools/testing/selftests/ublk run_tests)
 [ -n "${CHECK_TESTS:-}" ] && guest_cmd+=("TEST_PROGS=$CHECK_TESTS")
+guest_env=()
+for e in ${CHECK_ENV:-}; do
+	guest_env+=(-e "$e")
+done
 scripts/vm.sh -q -k "$flavour" -m "$module" -o "$logs/guest" -t "${CHECK_TIMEOUT:-4800}" \
-	-- "${guest_cmd[@]}" 2> "$logs/vm.stderr" | tee "$logs/kselftest.tap"
+	"${guest_env[@]}" -- "${guest_cmd[@]}" 2> "$logs/vm.stderr" | tee "$logs/kselftest.tap"
 vm_rc=${PIPESTATUS[0]}
 sed 's/^/# /' "$logs/vm.stderr"
 rc=0

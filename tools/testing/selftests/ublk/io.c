@@ -513,22 +513,37 @@ static void free_queues(struct kublk_dev *dev)
 /*
  * Which server thread serves which slot: thread q serves queue q, unless
  * --nthreads asks for another count, which needs per-io daemons; then the
- * slots of all queues are dealt out round robin.
+ * slots of all queues are dealt out round robin.  With --per_io_tasks,
+ * thread i serves tag t of every queue when t mod nr_threads is i (no
+ * more threads than tags: each one has slots).
  */
 static void place_ios(struct kublk_dev *dev)
 {
 	unsigned int i, nq = dev->info.nr_hw_queues;
-	bool per_queue = !dev->nthreads || dev->nthreads == (int)nq;
-	int tag, n = 0;
+	bool per_queue = !dev->per_io_tasks && (!dev->nthreads || dev->nthreads == (int)nq);
+	int tag, n = 0, idx;
 
-	dev->nr_threads = per_queue ? (int)nq : dev->nthreads;
+	if (per_queue)
+		dev->nr_threads = nq;
+	else if (dev->per_io_tasks)
+		dev->nr_threads = dev->nthreads ? dev->nthreads : 2;
+	else
+		dev->nr_threads = dev->nthreads;
+	if (dev->per_io_tasks && dev->nr_threads > (int)dev->info.queue_depth)
+		dev->nr_threads = dev->info.queue_depth;
 	for (i = 0; i < nq; i++) {
 		struct kublk_queue *q = &dev->queues[i];
 
 		for (tag = 0; tag < q->depth; tag++, n++) {
 			struct kublk_thread *t;
 
-			t = &dev->threads[per_queue ? (int)i : n % dev->nr_threads];
+			if (per_queue)
+				idx = i;
+			else if (dev->per_io_tasks)
+				idx = tag % dev->nr_threads;
+			else
+				idx = n % dev->nr_threads;
+			t = &dev->threads[idx];
 			q->ios[tag].t = t;
 			t->nr_ios++;
 		}

@@ -152,6 +152,9 @@ enum {
 	OPT_OFFLOAD,
 	OPT_FOREGROUND,
 	OPT_LOG,
+	OPT_QUIESCE,
+	OPT_NO_PART_SCAN,
+	OPT_PER_IO_TASKS,
 };
 
 static const struct option core_opts[] = {
@@ -179,6 +182,9 @@ static const struct option core_opts[] = {
 	{ "offload", required_argument, NULL, OPT_OFFLOAD },
 	{ "foreground", no_argument, NULL, OPT_FOREGROUND },
 	{ "log", required_argument, NULL, OPT_LOG },
+	{ "quiesce", no_argument, NULL, OPT_QUIESCE },
+	{ "no_auto_part_scan", no_argument, NULL, OPT_NO_PART_SCAN },
+	{ "per_io_tasks", no_argument, NULL, OPT_PER_IO_TASKS },
 	{ "verbose", no_argument, NULL, 'v' },
 };
 #define CORE_SHORT	"t:n:q:d:s:r:guzbv"
@@ -371,6 +377,15 @@ static int parse_core_opt(struct kublk_dev *dev, int opt, const char *arg)
 	case OPT_LOG:
 		dev->log = arg;
 		return 0;
+	case OPT_QUIESCE:
+		dev->flags |= UBLK_F_QUIESCE;
+		return 0;
+	case OPT_NO_PART_SCAN:
+		dev->flags |= UBLK_F_NO_AUTO_PART_SCAN;
+		return 0;
+	case OPT_PER_IO_TASKS:
+		dev->per_io_tasks = true;
+		return 0;
 	case 'v':
 		verbose = true;
 		return 0;
@@ -453,6 +468,11 @@ static int parse_dev_args(struct kublk_dev *dev, int argc, char **argv)
 		kublk_err("--recovery_reissue and --recovery_fail_io exclude each other");
 		return -EINVAL;
 	}
+	/* the driver refuses it too (-EINVAL); say why before asking */
+	if ((dev->flags & UBLK_F_QUIESCE) && !(dev->flags & UBLK_F_USER_RECOVERY)) {
+		kublk_err("--quiesce needs a recovery mode (-r 1, --recovery_reissue 1 or --recovery_fail_io 1)");
+		return -EINVAL;
+	}
 	dev->argc = argc;
 	dev->argv = argv;
 	for (i = 0; i < argc; i++)
@@ -491,6 +511,8 @@ static int check_features(struct kublk_dev *dev)
 		{ UBLK_F_USER_RECOVERY, "--recovery" },
 		{ UBLK_F_USER_RECOVERY_REISSUE, "--recovery_reissue" },
 		{ UBLK_F_USER_RECOVERY_FAIL_IO, "--recovery_fail_io" },
+		{ UBLK_F_QUIESCE, "--quiesce" },
+		{ UBLK_F_NO_AUTO_PART_SCAN, "--no_auto_part_scan" },
 	};
 	unsigned int i;
 	int ret;
@@ -523,15 +545,9 @@ static int check_features(struct kublk_dev *dev)
 	if (dev->nthreads && dev->nthreads != (int)dev->nr_queues &&
 	    need_feature(dev, UBLK_F_PER_IO_DAEMON, "--nthreads other than -q"))
 		return -EOPNOTSUPP;
-
-	/*
-	 * What the later control commands need, asked for whenever the
-	 * driver has it: a recoverable device can be quiesced, any device
-	 * resized.
-	 */
-	if ((dev->flags & UBLK_F_USER_RECOVERY) &&
-	    (dev->features & UBLK_F_QUIESCE))
-		dev->flags |= UBLK_F_QUIESCE;
+	if (dev->per_io_tasks && need_feature(dev, UBLK_F_PER_IO_DAEMON, "--per_io_tasks"))
+		return -EOPNOTSUPP;
+	/* any device may be resized when the driver can do it */
 	dev->flags |= dev->features & UBLK_F_UPDATE_SIZE;
 	return 0;
 not_yet:
@@ -645,10 +661,13 @@ static int open_cdev(struct kublk_dev *dev)
 	int i;
 
 	snprintf(path, sizeof(path), "/dev/ublkc%d", dev->dev_id);
-	/* devtmpfs may not have the node yet */
+	/*
+	 * devtmpfs may not have the node yet; a server that is still
+	 * exiting may still hold it (-EBUSY: one opener at a time).
+	 */
 	for (i = 0; i < 500; i++) {
 		dev->cdev_fd = open(path, O_RDWR | O_CLOEXEC);
-		if (dev->cdev_fd >= 0 || errno != ENOENT)
+		if (dev->cdev_fd >= 0 || (errno != ENOENT && errno != EBUSY))
 			break;
 		nanosleep(&ts, NULL);
 	}
@@ -1267,8 +1286,20 @@ static int cmd_quiesce(int argc, char **argv)
 {
 	struct simple_args a;
 
+	struct ublksrv_ctrl_dev_info info;
+	int ret;
+
 	if (parse_simple(argc, argv, "nT", &a) || need_id(&a))
 		return 1;
+	ret = kublk_get_info(a.id, &info);
+	if (ret < 0) {
+		kublk_err("device %d: %s", a.id, strerror(-ret));
+		return 1;
+	}
+	if (!(info.flags & UBLK_F_QUIESCE)) {
+		kublk_err("device %d was not added with --quiesce (UBLK_F_QUIESCE)", a.id);
+		return 1;
+	}
 	return feature_cmd(a.id, UBLK_F_QUIESCE, UBLK_U_CMD_QUIESCE_DEV, a.timeout_ms,
 			   "quiesce");
 }
@@ -1334,8 +1365,16 @@ static void usage(FILE *f)
 	      "      --nthreads N        server threads (default one per queue); another\n"
 	      "                          count spreads each queue's tags over the threads\n"
 	      "                          (PER_IO_DAEMON)\n"
+	      "      --per_io_tasks      deal each queue's tags out over the threads\n"
+	      "                          (thread i serves the tags t with t mod N = i of\n"
+	      "                          every queue; N from --nthreads, default 2)\n"
+	      "                          (PER_IO_DAEMON)\n"
 	      "      --offload N         N offload threads run the target; server threads\n"
 	      "                          only fetch and commit\n"
+	      "      --quiesce           the device can be quiesced (QUIESCE; needs a\n"
+	      "                          recovery mode)\n"
+	      "      --no_auto_part_scan no partition scan when the device starts\n"
+	      "                          (NO_AUTO_PART_SCAN)\n"
 	      "  -z, --zero_copy, --auto_zc, -b, --batch, --prio N, --iopoll\n"
 	      "                          later features: refused until the driver reports\n"
 	      "                          them and kublk implements them\n"

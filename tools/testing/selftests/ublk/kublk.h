@@ -13,7 +13,10 @@
  * commands and, unless offloading, the targets' backing IO.  By default
  * there is one server thread per queue (all 6.12 drivers require that: a
  * queue's commands must come from one task); with --nthreads and a driver
- * reporting UBLK_F_PER_IO_DAEMON the slots are spread over the threads.
+ * reporting UBLK_F_PER_IO_DAEMON the slots are spread over the threads;
+ * --per_io_tasks spreads the tags of each queue over them (tag t of every
+ * queue goes to thread t mod n), so that one queue is served by several
+ * tasks whatever the thread count.
  * With --offload N, N offload threads run the targets on their own rings;
  * server threads only fetch, copy and commit.
  *
@@ -199,6 +202,7 @@ struct kublk_dev {
 	unsigned int lbs, pbs;		/* block sizes, bytes */
 	bool rotational, read_only;
 	int nthreads;			/* 0: one per queue */
+	bool per_io_tasks;		/* tag t of every queue: thread t % n */
 	int nr_offload;
 	bool foreground;
 	bool recovering;		/* started by "kublk recover" */

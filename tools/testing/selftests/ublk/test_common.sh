@@ -133,12 +133,14 @@ _dev_state() {
 	echo "${s:-GONE}"
 }
 
-# _wait_state ID STATE [SECONDS]: poll until the device is in STATE
+# _wait_state ID STATE[|STATE...] [SECONDS]: poll until the device is in
+# (one of the) STATE; the state reached in $DEV_STATE
 _wait_state() {
 	local id=$1 want=$2 end=$((SECONDS + ${3:-30}))
 
 	while [ "$SECONDS" -le "$end" ]; do
-		[ "$(_dev_state "$id")" = "$want" ] && return 0
+		DEV_STATE=$(_dev_state "$id")
+		[[ "|$want|" == *"|$DEV_STATE|"* ]] && return 0
 		_nap 0.2
 	done
 	_fail "device $id is $(_dev_state "$id"), not $want, after ${3:-30}s"
@@ -162,6 +164,16 @@ _wait_pid_gone() {
 		_nap 0.1
 	done
 	_fail "process $1 still runs after ${2:-30}s"
+}
+
+# _free_id: the lowest device id not in use
+_free_id() {
+	local i=0
+
+	while [ -e "/sys/class/ublk-char/ublkc$i" ]; do
+		i=$((i + 1))
+	done
+	echo "$i"
 }
 
 # _kill_server ID: SIGKILL the device's server and wait until it is gone
@@ -294,4 +306,133 @@ _data_modes() {
 	echo "copy:"
 	_have_feature NEED_GET_DATA && echo "NEED_GET_DATA:-g"
 	_have_feature USER_COPY && echo "USER_COPY:-u"
+}
+
+# _fio_load_bg NAME DEV SIZE [ARGS...]: write and verify SIZE bytes over
+# and over in the background (each loop writes the range, then reads it
+# back and checks it) until _fio_load_stop; any error stops it.  Its pid
+# in $FIO_PID.
+_fio_load_bg() {
+	local name=$1 dev=$2 size=$3
+
+	shift 3
+	fio --name="$name" "${UBLK_FIO[@]}" --filename="$dev" --rw=randwrite --size="$size" \
+		--bs=4k --iodepth=16 --verify=crc32c --verify_fatal=1 --do_verify=1 \
+		--loops=1000000 "$@" >"$UBLK_TMP/$name.fio" 2>&1 &
+	FIO_PID=$!
+	UBLK_FIO_NAME=$name
+}
+
+# _fio_eio_load_bg NAME DEV SIZE [ARGS...]: random reads and writes over
+# SIZE bytes in the background until _fio_load_stop, going on after EIO
+# (only after EIO: any other error stops it)
+_fio_eio_load_bg() {
+	local name=$1 dev=$2 size=$3
+
+	shift 3
+	fio --name="$name" "${UBLK_FIO[@]}" --filename="$dev" --rw=randrw --size="$size" \
+		--bs=4k --iodepth=16 --time_based --runtime=86400 --continue_on_error=io \
+		--ignore_error=EIO,EIO "$@" >"$UBLK_TMP/$name.fio" 2>&1 &
+	FIO_PID=$!
+	UBLK_FIO_NAME=$name
+}
+
+# _fio_load_alive: the background load still runs (it ends only on error)
+_fio_load_alive() {
+	_pid_alive "$FIO_PID" ||
+		_fail "fio $UBLK_FIO_NAME stopped: $(tail -n 8 "$UBLK_TMP/$UBLK_FIO_NAME.fio")"
+}
+
+# _fio_load_stop: stop the background load (SIGTERM: fio completes what it
+# has in flight and reports); it must not have failed.  The number of
+# I/O errors it went on after in $FIO_ERRORS.
+_fio_load_stop() {
+	local log=$UBLK_TMP/$UBLK_FIO_NAME.fio rc
+
+	_fio_load_alive
+	kill -TERM "$FIO_PID"
+	wait "$FIO_PID"
+	rc=$?
+	# 128: terminated by our signal
+	if { [ "$rc" != 0 ] && [ "$rc" != 128 ]; } || ! grep -q "err= 0" "$log"; then
+		tail -n 20 "$log" >&2
+		_fail "fio $UBLK_FIO_NAME failed (status $rc)"
+	fi
+	FIO_ERRORS=0
+	[[ "$(<"$log")" =~ errors\ *:\ total=([0-9]+) ]] && FIO_ERRORS=${BASH_REMATCH[1]}
+	return 0
+}
+
+# _stress_cycles: how many kill/recover cycles a loop runs:
+# $UBLK_STRESS_CYCLES, 10 by default ("make stress" asks for 200)
+_stress_cycles() {
+	local n=${UBLK_STRESS_CYCLES:-10}
+
+	[[ "$n" =~ ^[1-9][0-9]*$ ]] || _fail "UBLK_STRESS_CYCLES='$n' is not a count"
+	echo "$n"
+}
+
+# _kill_loop MODE: create a two-queue loop device in recovery MODE
+# (recovery, reissue or fail_io) and, under fio load, kill its server
+# with SIGKILL and recover it, _stress_cycles times.  The first 8M are
+# written before the loop and checked after every recovery; 8M more are
+# written and verified at the end.  The load must end without error with
+# reissue (it verifies what it writes, across the restarts); in the other
+# modes it goes on after EIO, the failure of what the dead server held
+# (recovery) or of everything sent while no server runs (fail_io), and
+# must see no other error.
+_kill_loop() {
+	local mode=$1 cycles want=QUIESCED mode_opts id dev c
+
+	cycles=$(_stress_cycles)
+	case "$mode" in
+	recovery) mode_opts=(-r 1) ;;
+	reissue) mode_opts=(--recovery_reissue 1) ;;
+	fail_io) mode_opts=(--recovery_fail_io 1); want=FAIL_IO ;;
+	*) _fail "_kill_loop: unknown mode $mode" ;;
+	esac
+	_mkfile "$UBLK_TMP/backing" 64M
+	_add_dev -t loop -q 2 "${mode_opts[@]}" "$UBLK_TMP/backing"
+	id=$DEV_ID
+	dev=/dev/ublkb$id
+	_fio_write "$dev" 8M
+	if [ "$mode" = reissue ]; then
+		_fio_load_bg load "$dev" 8M --offset=16M --numjobs=2 --offset_increment=16M
+	else
+		_fio_eio_load_bg load "$dev" 32M --offset=16M --numjobs=2
+	fi
+	for ((c = 1; c <= cycles; c++)); do
+		_nap 0.5
+		_fio_load_alive
+		_kill_server "$id"
+		_wait_state "$id" "$want"
+		_recover "$id"
+		_fio_check "$dev" 8M
+		[ $((c % 10)) = 0 ] && _log "$mode: $c of $cycles kill/recover cycles"
+	done
+	_fio_load_stop
+	[ "$mode" != reissue ] || [ "$FIO_ERRORS" = 0 ] ||
+		_fail "reissue: fio saw $FIO_ERRORS errors"
+	[ "$mode" != fail_io ] || [ "$FIO_ERRORS" -gt 0 ] ||
+		_fail "fail_io: no I/O failed while no server ran"
+	_fio_verify "$dev" 8M --offset=8M
+	_del_dev "$id"
+	_log "$mode: $cycles kill/recover cycles under fio, $FIO_ERRORS EIO, data intact"
+}
+
+# _mkparts FILE: an MS-DOS partition table on FILE with one Linux
+# partition from sector 2048 to the end (FILE at least 2M)
+_mkparts() {
+	local size nr le
+
+	size=$(stat -c %s "$1") || _fail "stat $1"
+	nr=$((size / 512 - 2048))
+	# little-endian 32-bit: start 2048, then the sector count
+	le=$(printf '\\x%02x' 0 8 0 0 $((nr & 255)) $((nr >> 8 & 255)) $((nr >> 16 & 255)) \
+	     $((nr >> 24 & 255)))
+	# shellcheck disable=SC2059 # the format is built above
+	printf "\x00\x00\x00\x00\x83\x00\x00\x00$le" |
+		dd of="$1" bs=1 seek=446 conv=notrunc status=none || _fail "partition entry"
+	printf '\x55\xaa' | dd of="$1" bs=1 seek=510 conv=notrunc status=none ||
+		_fail "partition table signature"
 }

@@ -9,7 +9,7 @@ _prep_test
 _require_feature USER_RECOVERY QUIESCE
 
 _mkfile "$UBLK_TMP/backing" 64M
-_add_dev -t loop -q 2 -r 1 "$UBLK_TMP/backing"
+_add_dev -t loop -q 2 -r 1 --quiesce "$UBLK_TMP/backing"
 id=$DEV_ID
 pid=$(_dev_field "$id" pid)
 _fio_write "/dev/ublkb$id" 16M

@@ -54,6 +54,7 @@
 #include <linux/capability.h>
 #include <linux/delay.h>
 #include <linux/pid.h>
+#include <linux/slab.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
 
@@ -204,6 +205,50 @@ static int ublk_lock_when_ready(struct ublk_device *ub,
 	return ret;
 }
 
+struct ublk_part_scan {
+	struct work_struct	work;
+	/* a reference of the work's: the disk and the device stay */
+	struct gendisk		*disk;
+};
+
+static void ublk_part_scan_work(struct work_struct *work)
+{
+	struct ublk_part_scan *scan = container_of(work, struct ublk_part_scan,
+						   work);
+	struct gendisk *disk = scan->disk;
+
+	mutex_lock(&disk->open_mutex);
+	/* gone already (stopped): nothing to scan */
+	if (disk_live(disk))
+		bdev_disk_changed(disk, false);
+	mutex_unlock(&disk->open_mutex);
+	put_disk(disk);
+	kfree(scan);
+}
+
+/*
+ * Read the partition table of a newly started disk, in the background.
+ *
+ * Not in add_disk(), under START_DEV: the reads need the server, and the
+ * server may die while its own thread sits in START_DEV, waiting for
+ * them.  The process then cannot finish exiting, so /dev/ublkcN is never
+ * released, so stage 2 never fails the read the server held: a deadlock
+ * no signal ends.  From a work item the wait blocks nobody the server
+ * needs, and a lost server's reads fail (or wait for recovery) like any
+ * other I/O.  No scan if memory is short: BLKRRPART can do it later.
+ */
+static void ublk_queue_part_scan(struct gendisk *disk)
+{
+	struct ublk_part_scan *scan = kmalloc(sizeof(*scan), GFP_KERNEL);
+
+	if (!scan)
+		return;
+	INIT_WORK(&scan->work, ublk_part_scan_work);
+	get_device(disk_to_dev(disk));
+	scan->disk = disk;
+	queue_work(ublk_wq, &scan->work);
+}
+
 int ublk_start_dev(struct ublk_device *ub, int srv_pid)
 {
 	struct queue_limits lim;
@@ -229,8 +274,8 @@ int ublk_start_dev(struct ublk_device *ub, int srv_pid)
 
 	/*
 	 * Until add_disk() returns, a lost server fails requests instead of
-	 * parking them for recovery: add_disk() waits for the partition
-	 * scan, and recovery would need ub->mutex, held here.
+	 * parking them for recovery: the zone revalidation below waits for
+	 * the server, and recovery would need ub->mutex, held here.
 	 */
 	mutex_lock(&ub->cancel_mutex);
 	ub->ub_disk = disk;
@@ -244,19 +289,13 @@ int ublk_start_dev(struct ublk_device *ub, int srv_pid)
 	/*
 	 * A server nobody vouched for must not feed the partition parsers;
 	 * with UBLK_F_NO_AUTO_PART_SCAN the server asks for no scan now but
-	 * may have one later (BLKRRPART).
-	 *
-	 * Otherwise add_disk() scans, with ub->mutex held, and waits for the
-	 * server to serve the reads.  That cannot deadlock: serving I/O
-	 * takes no ub->mutex, and if the server dies instead, its stage 1
-	 * fails new requests (->stopping, set above) and stage 2 fails the
-	 * ones it held before it waits for ub->mutex.
+	 * may have one later (BLKRRPART).  add_disk() itself never scans:
+	 * see ublk_queue_part_scan().
 	 */
 	if (ublk_dev_unprivileged(ub) ||
 	    test_bit(UB_STATE_UNPRIV_SERVER, &ub->state))
 		trusted = false;
-	if (!trusted || (ub->dev_info.flags & UBLK_F_NO_AUTO_PART_SCAN))
-		set_bit(GD_SUPPRESS_PART_SCAN, &disk->state);
+	set_bit(GD_SUPPRESS_PART_SCAN, &disk->state);
 	clear_bit(UB_STATE_NO_OPEN, &ub->state);
 
 	if (ublk_dev_zoned(ub)) {
@@ -273,8 +312,11 @@ int ublk_start_dev(struct ublk_device *ub, int srv_pid)
 		goto out_dead;
 	}
 
-	if (trusted)
+	if (trusted) {
 		clear_bit(GD_SUPPRESS_PART_SCAN, &disk->state);
+		if (!(ub->dev_info.flags & UBLK_F_NO_AUTO_PART_SCAN))
+			ublk_queue_part_scan(disk);
+	}
 
 	mutex_lock(&ub->cancel_mutex);
 	ub->stopping = false;

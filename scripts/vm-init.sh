@@ -64,7 +64,12 @@ if ! mount -a -T /dev/.vm-fstab; then
 	cat /dev/.vm-fstab > /dev/console
 	poweroff_now
 fi
+# what udev would make: without them a redirection to /dev/stdout (the
+# kselftest runner's log) creates a plain file in devtmpfs
 ln -sfn /proc/self/fd /dev/fd
+ln -sfn /proc/self/fd/0 /dev/stdin
+ln -sfn /proc/self/fd/1 /dev/stdout
+ln -sfn /proc/self/fd/2 /dev/stderr
 echo 1 > /proc/sys/kernel/sysrq
 echo ublk-vm > /proc/sys/kernel/hostname
 

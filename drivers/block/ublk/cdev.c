@@ -29,9 +29,22 @@ static int ublk_ch_open(struct inode *inode, struct file *filp)
 	return 0;
 }
 
+/*
+ * Stage 2 of server exit runs from a work item: it may delete the disk,
+ * which waits for I/O, and the last fput() of the file can come from
+ * contexts that should not wait for that (io_uring's ring teardown, the
+ * exit of a killed server).  The device stays claimed (UB_STATE_OPEN)
+ * until the work is done, so no new server slips in before the slots
+ * are reset.
+ */
 static int ublk_ch_release(struct inode *inode, struct file *filp)
 {
-	ublk_server_release(filp->private_data);
+	struct ublk_device *ub = filp->private_data;
+
+	ublk_get_device(ub);
+	/* never pending here: only the work itself lets the next opener in */
+	if (WARN_ON_ONCE(!queue_work(ublk_wq, &ub->release_work)))
+		ublk_put_device(ub);
 	return 0;
 }
 

@@ -63,7 +63,7 @@ static int ublk_negotiate_features(u64 *flagsp)
 			return -EINVAL;
 		/* nor may it make I/O wait for it forever */
 		flags &= ~(UBLK_F_USER_RECOVERY | UBLK_F_USER_RECOVERY_REISSUE |
-			   UBLK_F_USER_RECOVERY_FAIL_IO);
+			   UBLK_F_USER_RECOVERY_FAIL_IO | UBLK_F_QUIESCE);
 	}
 
 	/* the recovery modes: none, plain, REISSUE or FAIL_IO */
@@ -73,6 +73,9 @@ static int ublk_negotiate_features(u64 *flagsp)
 		return -EINVAL;
 	if ((flags & UBLK_F_USER_RECOVERY_REISSUE) &&
 	    (flags & UBLK_F_USER_RECOVERY_FAIL_IO))
+		return -EINVAL;
+	/* quiescing hands the device to a new server: recovery does that */
+	if ((flags & UBLK_F_QUIESCE) && !(flags & UBLK_F_USER_RECOVERY))
 		return -EINVAL;
 
 	flags &= UBLK_F_SUPPORTED;
@@ -143,6 +146,26 @@ static int ublk_ctrl_stop_dev(struct ublk_device *ub,
 {
 	ublk_stop_dev(ub);
 	return 0;
+}
+
+static int ublk_ctrl_try_stop_dev(struct ublk_device *ub,
+				  struct ublksrv_ctrl_cmd *h)
+{
+	return ublk_try_stop_dev(ub);
+}
+
+static int ublk_ctrl_quiesce_dev(struct ublk_device *ub,
+				 struct ublksrv_ctrl_cmd *h)
+{
+	/* data[0]: how long to wait for the server, in ms; 0: forever */
+	return ublk_quiesce_dev(ub, h->data[0]);
+}
+
+static int ublk_ctrl_update_size(struct ublk_device *ub,
+				 struct ublksrv_ctrl_cmd *h)
+{
+	/* data[0]: the new size in 512-byte sectors */
+	return ublk_update_size(ub, h->data[0]);
 }
 
 static int ublk_ctrl_get_dev_info(struct ublk_device *ub,
@@ -320,6 +343,12 @@ static const struct ublk_ctrl_op ublk_ctrl_ops[] = {
 	{ UBLK_U_CMD_GET_FEATURES, false, 0, ublk_ctrl_get_features },
 	{ UBLK_U_CMD_DEL_DEV_ASYNC, false, MAY_READ | MAY_WRITE,
 	  ublk_ctrl_del_dev },
+	{ UBLK_U_CMD_UPDATE_SIZE, false, MAY_READ | MAY_WRITE,
+	  ublk_ctrl_update_size },
+	{ UBLK_U_CMD_QUIESCE_DEV, false, MAY_READ | MAY_WRITE,
+	  ublk_ctrl_quiesce_dev },
+	{ UBLK_U_CMD_TRY_STOP_DEV, false, MAY_READ | MAY_WRITE,
+	  ublk_ctrl_try_stop_dev },
 };
 
 static const struct ublk_ctrl_op *ublk_ctrl_find(u32 cmd_op)

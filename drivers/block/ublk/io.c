@@ -133,6 +133,27 @@ static void ublk_prep_cancel(struct io_uring_cmd *cmd, unsigned int issue_flags,
 	io_uring_cmd_mark_cancelable(cmd, issue_flags);
 }
 
+/*
+ * Take @cmd from slot @io to complete it with UBLK_IO_RES_ABORT, if it is
+ * still the slot's command and the slot has no request to deliver or
+ * finish.  The slot stays CANCELED until the server closes /dev/ublkcN.
+ */
+static bool ublk_claim_idle_cmd(struct ublk_queue *ubq, struct ublk_io *io,
+				struct io_uring_cmd *cmd)
+{
+	bool claimed = false;
+
+	spin_lock(&ubq->cancel_lock);
+	if (io->cmd == cmd && (io->flags & UBLK_IO_FLAG_ACTIVE) &&
+	    !READ_ONCE(io->req)) {
+		io->cmd = NULL;
+		WRITE_ONCE(io->flags, UBLK_IO_FLAG_CANCELED);
+		claimed = true;
+	}
+	spin_unlock(&ubq->cancel_lock);
+	return claimed;
+}
+
 static int ublk_fetch(struct io_uring_cmd *cmd, unsigned int issue_flags,
 		      struct ublk_queue *ubq, u16 tag, u64 addr)
 {
@@ -277,6 +298,22 @@ static int ublk_commit_and_fetch(struct io_uring_cmd *cmd,
 		WRITE_ONCE(io->flags, UBLK_IO_FLAG_ACTIVE);
 		ublk_complete_rq(ubq, io, rq);
 	}
+
+	/*
+	 * The server is being sent away (QUIESCE_DEV, STOP_DEV) and the
+	 * loop aborting its commands may have passed this slot already:
+	 * the new command carries the news at once.  The loop sets
+	 * ->srv_aborted, a full barrier, then reads the slots; this
+	 * publishes the slot ACTIVE, a full barrier, then reads the flag.
+	 * So at least one of the two sees the other, and the claim under
+	 * cancel_lock makes sure only one completes the command.  (With
+	 * user copy a copier may still hold the request; the command then
+	 * waits for the ring's own cancel.)
+	 */
+	smp_mb();
+	if (unlikely(READ_ONCE(ubq->dev->srv_aborted)) &&
+	    ublk_claim_idle_cmd(ubq, io, cmd))
+		io_uring_cmd_done(cmd, UBLK_IO_RES_ABORT, 0, issue_flags);
 	return -EIOCBQUEUED;
 }
 
@@ -387,20 +424,10 @@ static void ublk_cancel_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags)
 	struct ublk_cmd_pdu *pdu = ublk_cmd_pdu(cmd);
 	struct ublk_queue *ubq = pdu->ubq;
 	struct ublk_io *io = &ubq->ios[pdu->tag];
-	bool claimed = false;
 
 	ublk_start_cancel(ubq->dev);
 
-	spin_lock(&ubq->cancel_lock);
-	if (io->cmd == cmd && (io->flags & UBLK_IO_FLAG_ACTIVE) &&
-	    !READ_ONCE(io->req)) {
-		io->cmd = NULL;
-		WRITE_ONCE(io->flags, UBLK_IO_FLAG_CANCELED);
-		claimed = true;
-	}
-	spin_unlock(&ubq->cancel_lock);
-
-	if (claimed)
+	if (ublk_claim_idle_cmd(ubq, io, cmd))
 		io_uring_cmd_done(cmd, UBLK_IO_RES_ABORT, 0, issue_flags);
 }
 

@@ -17,6 +17,8 @@
  *   DEAD --START_DEV--> LIVE --STOP_DEV/DEL_DEV--> DEAD
  *   LIVE --server exit, no recovery--> DEAD
  *   LIVE --server exit, recovery--> QUIESCED or FAIL_IO
+ *   LIVE --QUIESCE_DEV, then the server exits--> QUIESCED or FAIL_IO
+ *   LIVE --TRY_STOP_DEV with the disk unused--> DEAD
  *   QUIESCED/FAIL_IO --END_USER_RECOVERY--> LIVE
  *   QUIESCED/FAIL_IO --STOP_DEV/DEL_DEV--> DEAD
  *
@@ -30,10 +32,17 @@
  *     (ublk_start_cancel()), each one then completes its command.  No
  *     ub->mutex: STOP_DEV may hold it while waiting for these requests.
  *  2. When the last reference to the opened file goes, no command of the
- *     server is left: ublk_server_release() fails or requeues the
- *     requests the server held, then, under ub->mutex, stops the device
- *     or moves it to QUIESCED/FAIL_IO, and resets every slot for the
- *     next server.
+ *     server is left (each held a file reference).  The release queues
+ *     ublk_server_release(), which fails or requeues the requests the
+ *     server held, then, under ub->mutex, stops the device or moves it
+ *     to QUIESCED/FAIL_IO, and resets every slot for the next server.
+ *     Until it is done the device counts as open, so no new server can
+ *     attach to half-reset slots.
+ *
+ * QUIESCE_DEV, STOP_DEV and DEL_DEV send a live server away themselves:
+ * they stop delivery and complete its waiting commands with
+ * UBLK_IO_RES_ABORT (ublk_abort_server()), and commands it sends later
+ * are aborted as they arrive; its exit then runs the two stages.
  *
  * What a queue does with a request it cannot deliver is its nosrv mode
  * (struct ublk_queue), changed only here under ub->cancel_mutex with the
@@ -43,7 +52,9 @@
  */
 #include <linux/blkdev.h>
 #include <linux/capability.h>
+#include <linux/delay.h>
 #include <linux/pid.h>
+#include <linux/sched/signal.h>
 #include <linux/sched/task.h>
 
 #include "ublk.h"
@@ -197,6 +208,7 @@ int ublk_start_dev(struct ublk_device *ub, int srv_pid)
 {
 	struct queue_limits lim;
 	struct gendisk *disk;
+	bool trusted = true;
 	int ret;
 
 	ret = ublk_lock_when_ready(ub, ublk_check_startable);
@@ -229,10 +241,23 @@ int ublk_start_dev(struct ublk_device *ub, int srv_pid)
 	if (ret)
 		goto out_detach;
 
-	/* a server nobody vouched for must not feed the partition parsers */
+	/*
+	 * A server nobody vouched for must not feed the partition parsers;
+	 * with UBLK_F_NO_AUTO_PART_SCAN the server asks for no scan now but
+	 * may have one later (BLKRRPART).
+	 *
+	 * Otherwise add_disk() scans, with ub->mutex held, and waits for the
+	 * server to serve the reads.  That cannot deadlock: serving I/O
+	 * takes no ub->mutex, and if the server dies instead, its stage 1
+	 * fails new requests (->stopping, set above) and stage 2 fails the
+	 * ones it held before it waits for ub->mutex.
+	 */
 	if (ublk_dev_unprivileged(ub) ||
 	    test_bit(UB_STATE_UNPRIV_SERVER, &ub->state))
+		trusted = false;
+	if (!trusted || (ub->dev_info.flags & UBLK_F_NO_AUTO_PART_SCAN))
 		set_bit(GD_SUPPRESS_PART_SCAN, &disk->state);
+	clear_bit(UB_STATE_NO_OPEN, &ub->state);
 
 	if (ublk_dev_zoned(ub)) {
 		ret = blk_revalidate_disk_zones(disk);
@@ -247,6 +272,9 @@ int ublk_start_dev(struct ublk_device *ub, int srv_pid)
 		ublk_put_device(ub);
 		goto out_dead;
 	}
+
+	if (trusted)
+		clear_bit(GD_SUPPRESS_PART_SCAN, &disk->state);
 
 	mutex_lock(&ub->cancel_mutex);
 	ub->stopping = false;
@@ -301,9 +329,11 @@ static void ublk_stop_disk(struct ublk_device *ub)
 
 /*
  * Complete the server's waiting commands with UBLK_IO_RES_ABORT, so that
- * it learns the device is stopped and exits.  The disk is gone, so no
- * slot is busy with a request.  ub->mutex held, against the reset in
- * ublk_server_release().
+ * it learns it is to exit: the device is stopped (the disk is gone, so
+ * no slot is busy with a request), or quiesced (the queues deliver
+ * nothing new; a slot still busy with a delivery hands the request to
+ * the server, whose commit then gets the abort).  ub->mutex held,
+ * against the reset in ublk_server_release().
  */
 static void ublk_abort_server(struct ublk_device *ub)
 {
@@ -319,6 +349,8 @@ static void ublk_abort_server(struct ublk_device *ub)
 	/* fetches from now on fail; the loop below sees earlier ones */
 	ub->srv_aborted = true;
 	mutex_unlock(&ub->cancel_mutex);
+	/* pairs with the one in ublk_commit_and_fetch() */
+	smp_mb();
 	wake_up_all(&ub->wait);
 
 	for (i = 0; i < ub->dev_info.nr_hw_queues; i++) {
@@ -351,6 +383,163 @@ void ublk_stop_dev(struct ublk_device *ub)
 	ublk_stop_disk(ub);
 	ublk_abort_server(ub);
 	mutex_unlock(&ub->mutex);
+}
+
+/*
+ * TRY_STOP_DEV: STOP_DEV, unless somebody has the disk open (-EBUSY).
+ * Whether it is open is only known under the disk's open_mutex, so the
+ * disk is closed to new openers there before it is deleted.
+ */
+int ublk_try_stop_dev(struct ublk_device *ub)
+{
+	struct gendisk *disk;
+	int ret = 0;
+
+	mutex_lock(&ub->mutex);
+	disk = ub->ub_disk;
+	if (disk) {
+		mutex_lock(&disk->open_mutex);
+		if (disk_openers(disk))
+			ret = -EBUSY;
+		else
+			set_bit(UB_STATE_NO_OPEN, &ub->state);
+		mutex_unlock(&disk->open_mutex);
+	}
+	if (!ret) {
+		ublk_stop_disk(ub);
+		ublk_abort_server(ub);
+	}
+	mutex_unlock(&ub->mutex);
+	return ret;
+}
+
+/* does every queue have a slot whose command can carry an abort? */
+static bool ublk_queues_have_idle_slot(struct ublk_device *ub)
+{
+	unsigned int i, tag;
+
+	for (i = 0; i < ub->dev_info.nr_hw_queues; i++) {
+		struct ublk_queue *ubq = ub->queues[i];
+
+		for (tag = 0; tag < ubq->q_depth; tag++) {
+			struct ublk_io *io = &ubq->ios[tag];
+
+			if (READ_ONCE(io->flags) == UBLK_IO_FLAG_ACTIVE &&
+			    !READ_ONCE(io->req))
+				break;
+		}
+		if (tag == ubq->q_depth)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Poll until every queue has an idle slot, or the server is gone anyway.
+ * Slots go idle as the server commits; nothing signals that, and this is
+ * no fast path.
+ */
+static int ublk_wait_idle_slots(struct ublk_device *ub, u64 timeout_ms)
+{
+	unsigned long deadline = jiffies +
+		msecs_to_jiffies(min_t(u64, timeout_ms, UINT_MAX));
+
+	for (;;) {
+		if (READ_ONCE(ub->srv_aborted) || ublk_queues_have_idle_slot(ub))
+			return 0;
+		if (timeout_ms && time_after(jiffies, deadline))
+			return -EBUSY;
+		if (signal_pending(current))
+			return -EINTR;
+		msleep_interruptible(10);
+	}
+}
+
+/*
+ * QUIESCE_DEV: send the server away without failing I/O, so that a new
+ * one can take over (USER_RECOVERY is required at ADD_DEV).
+ *
+ * New requests park first (or fail, with USER_RECOVERY_FAIL_IO), as if
+ * the server had died.  Once every queue has an idle slot, whose command
+ * tells that queue's thread, the server's waiting commands complete with
+ * UBLK_IO_RES_ABORT, and so does every command it sends after that
+ * (ublk_commit_and_fetch()), so its threads learn of it as they commit
+ * what they hold.  The server then exits; stage 2 of its exit makes the
+ * device QUIESCED (or FAIL_IO) for the next server.  The state is still
+ * LIVE when this returns.
+ *
+ * If the slots do not go idle in time, the queues resume and the device
+ * is as before: -EBUSY.
+ */
+int ublk_quiesce_dev(struct ublk_device *ub, u64 timeout_ms)
+{
+	int ret = 0;
+
+	if (!(ub->dev_info.flags & UBLK_F_QUIESCE))
+		return -EOPNOTSUPP;
+
+	mutex_lock(&ub->mutex);
+	if (test_bit(UB_STATE_DELETED, &ub->state)) {
+		ret = -ENODEV;
+		goto out;
+	}
+	/* no server to send away */
+	if (ub->dev_info.state == UBLK_S_DEV_QUIESCED ||
+	    ub->dev_info.state == UBLK_S_DEV_FAIL_IO)
+		goto out;
+	if (ub->dev_info.state != UBLK_S_DEV_LIVE) {
+		ret = -EBUSY;
+		goto out;
+	}
+
+	mutex_lock(&ub->cancel_mutex);
+	/* LIVE with canceling set: the server is leaving already */
+	if (!ub->canceling)
+		ublk_set_nosrv(ub, ublk_nosrv_mode(ub));
+	mutex_unlock(&ub->cancel_mutex);
+
+	ret = ublk_wait_idle_slots(ub, timeout_ms);
+	if (ret) {
+		mutex_lock(&ub->cancel_mutex);
+		if (!ub->srv_aborted)
+			ublk_set_nosrv(ub, UBLK_NOSRV_NONE);
+		mutex_unlock(&ub->cancel_mutex);
+		goto out;
+	}
+	ublk_abort_server(ub);
+out:
+	mutex_unlock(&ub->mutex);
+	return ret;
+}
+
+/*
+ * UPDATE_SIZE: the server changed the device's size; tell the block
+ * layer (and, through a uevent, userspace).
+ */
+int ublk_update_size(struct ublk_device *ub, u64 sectors)
+{
+	int ret = 0;
+
+	mutex_lock(&ub->mutex);
+	if (test_bit(UB_STATE_DELETED, &ub->state))
+		ret = -ENODEV;
+	else if (!ub->ub_disk)
+		/* not started: SET_PARAMS sets the size */
+		ret = -EBUSY;
+	else if (ublk_dev_zoned(ub))
+		/* the zones are fixed by the parameters */
+		ret = -EOPNOTSUPP;
+	/* a started disk has validated basic parameters: shift >= 9 */
+	else if (!sectors || sectors > (U64_MAX >> SECTOR_SHIFT) ||
+		 !IS_ALIGNED(sectors, 1ULL << (ub->params.basic.logical_bs_shift -
+					       SECTOR_SHIFT)))
+		ret = -EINVAL;
+	if (!ret) {
+		ub->params.basic.dev_sectors = sectors;
+		set_capacity_and_notify(ub->ub_disk, sectors);
+	}
+	mutex_unlock(&ub->mutex);
+	return ret;
 }
 
 static int ublk_check_recovering(struct ublk_device *ub)
@@ -494,8 +683,8 @@ static void ublk_reset_server(struct ublk_device *ub)
 	mutex_unlock(&ub->cancel_mutex);
 }
 
-/* stage 2 of server exit: the release of /dev/ublkcN */
-void ublk_server_release(struct ublk_device *ub)
+/* stage 2 of server exit, after the release of /dev/ublkcN */
+static void ublk_server_release(struct ublk_device *ub)
 {
 	/* nothing more is delivered; parked requests wait or fail */
 	ublk_start_cancel(ub);
@@ -514,4 +703,14 @@ void ublk_server_release(struct ublk_device *ub)
 	ublk_reset_server(ub);
 	mutex_unlock(&ub->mutex);
 	wake_up_all(&ub->wait);
+}
+
+void ublk_server_release_work(struct work_struct *work)
+{
+	struct ublk_device *ub = container_of(work, struct ublk_device,
+					      release_work);
+
+	ublk_server_release(ub);
+	/* the reference ublk_ch_release() took for this work */
+	ublk_put_device(ub);
 }

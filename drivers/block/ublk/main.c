@@ -45,6 +45,12 @@ static unsigned int ublks_added;
 
 static struct miscdevice ublk_misc;
 
+/*
+ * Runs stage 2 of server exits.  The module's own, so that unloading
+ * waits for work still running after it dropped its device reference.
+ */
+struct workqueue_struct *ublk_wq;
+
 void ublk_get_device(struct ublk_device *ub)
 {
 	get_device(&ub->cdev_dev);
@@ -231,6 +237,7 @@ int ublk_add_dev(struct ublksrv_ctrl_dev_info *info, void __user *argp)
 	mutex_init(&ub->cancel_mutex);
 	spin_lock_init(&ub->lock);
 	init_waitqueue_head(&ub->wait);
+	INIT_WORK(&ub->release_work, ublk_server_release_work);
 	ub->canceling = true;
 	ub->ub_number = -1;
 
@@ -319,13 +326,19 @@ void ublk_remove(struct ublk_device *ub)
 	mutex_unlock(&ublk_ctl_mutex);
 }
 
-/* an unprivileged device's disk is for its owner (or an admin) only */
+/*
+ * An unprivileged device's disk is for its owner (or an admin) only, and
+ * nobody's once TRY_STOP_DEV decided to delete it.  Called under the
+ * disk's open_mutex.
+ */
 static int ublk_bd_open(struct gendisk *disk, blk_mode_t mode)
 {
 	struct ublk_device *ub = disk->private_data;
 	kuid_t uid;
 	kgid_t gid;
 
+	if (test_bit(UB_STATE_NO_OPEN, &ub->state))
+		return -ENXIO;
 	if (!ublk_dev_unprivileged(ub) || capable(CAP_SYS_ADMIN))
 		return 0;
 
@@ -372,9 +385,12 @@ static int __init ublk_init(void)
 		     sizeof(struct io_uring_sqe) -
 		     offsetof(struct io_uring_sqe, cmd));
 
+	ublk_wq = alloc_workqueue("ublk", WQ_UNBOUND, 0);
+	if (!ublk_wq)
+		return -ENOMEM;
 	ret = alloc_chrdev_region(&ublk_chr_devt, 0, UBLK_MINORS, "ublk-char");
 	if (ret)
-		return ret;
+		goto out_wq;
 	ret = class_register(&ublk_chr_class);
 	if (ret)
 		goto out_region;
@@ -388,6 +404,8 @@ out_class:
 	class_unregister(&ublk_chr_class);
 out_region:
 	unregister_chrdev_region(ublk_chr_devt, UBLK_MINORS);
+out_wq:
+	destroy_workqueue(ublk_wq);
 	return ret;
 }
 
@@ -406,6 +424,8 @@ static void __exit ublk_exit(void)
 	class_unregister(&ublk_chr_class);
 	unregister_chrdev_region(ublk_chr_devt, UBLK_MINORS);
 	idr_destroy(&ublk_idr);
+	/* stage 2 work may still be returning from its last put */
+	destroy_workqueue(ublk_wq);
 }
 
 module_init(ublk_init);

@@ -48,6 +48,7 @@
 #include <linux/refcount.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 #include <uapi/linux/ublk_cmd.h>
 
 #define UBLK_MINORS		BIT(MINORBITS)
@@ -74,12 +75,17 @@
 				 (IS_ENABLED(CONFIG_BLK_DEV_ZONED) ?	\
 				  UBLK_F_ZONED : 0) |			\
 				 UBLK_F_USER_RECOVERY_FAIL_IO |		\
-				 UBLK_F_PER_IO_DAEMON)
+				 UBLK_F_UPDATE_SIZE |			\
+				 UBLK_F_QUIESCE |			\
+				 UBLK_F_PER_IO_DAEMON |			\
+				 UBLK_F_SAFE_STOP_DEV |			\
+				 UBLK_F_NO_AUTO_PART_SCAN)
 
 /* set on every device, whatever the server asked for */
 #define UBLK_F_ALWAYS		(UBLK_F_URING_CMD_COMP_IN_TASK |	\
 				 UBLK_F_CMD_IOCTL_ENCODE |		\
-				 UBLK_F_PER_IO_DAEMON)
+				 UBLK_F_PER_IO_DAEMON |			\
+				 UBLK_F_SAFE_STOP_DEV)
 
 /* the parameter types the ABI defines, and the ones SET_PARAMS accepts */
 #define UBLK_PARAM_TYPE_DEFINED	GENMASK(6, 0)
@@ -201,6 +207,12 @@ enum {
 	UB_STATE_DELETED,
 	/* a task without CAP_SYS_ADMIN fetched slots: no partition scan */
 	UB_STATE_UNPRIV_SERVER,
+	/*
+	 * TRY_STOP_DEV found the disk unused and is deleting it: opens of
+	 * the disk fail.  Set under the disk's open_mutex, cleared by
+	 * START_DEV before the next disk exists.
+	 */
+	UB_STATE_NO_OPEN,
 };
 
 struct ublk_device {
@@ -250,6 +262,11 @@ struct ublk_device {
 	unsigned int		nr_ios;
 	/* START_DEV and END_USER_RECOVERY wait here for the server */
 	wait_queue_head_t	wait;
+	/*
+	 * Stage 2 of server exit, queued on ublk_wq by the release of
+	 * /dev/ublkcN with a device reference that it drops.
+	 */
+	struct work_struct	release_work;
 
 	/* under ->lock: the server's mm (first mmap) and process */
 	spinlock_t		lock;
@@ -355,6 +372,7 @@ int ublk_add_dev(struct ublksrv_ctrl_dev_info *info, void __user *argp);
 void ublk_remove(struct ublk_device *ub);
 int ublk_wait_id_freed(u32 id);
 extern const struct file_operations ublk_ch_fops;
+extern struct workqueue_struct *ublk_wq;
 extern const struct block_device_operations ublk_bd_fops;
 
 /* ctrl.c */
@@ -392,10 +410,13 @@ void ublk_start_cancel(struct ublk_device *ub);
 void ublk_set_nosrv(struct ublk_device *ub, u8 mode);
 int ublk_start_dev(struct ublk_device *ub, int srv_pid);
 void ublk_stop_dev(struct ublk_device *ub);
+int ublk_try_stop_dev(struct ublk_device *ub);
+int ublk_quiesce_dev(struct ublk_device *ub, u64 timeout_ms);
+int ublk_update_size(struct ublk_device *ub, u64 sectors);
 int ublk_start_recovery(struct ublk_device *ub);
 int ublk_end_recovery(struct ublk_device *ub, int srv_pid);
 int ublk_server_open(struct ublk_device *ub);
-void ublk_server_release(struct ublk_device *ub);
+void ublk_server_release_work(struct work_struct *work);
 
 /* zoned.c */
 #ifdef CONFIG_BLK_DEV_ZONED

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <linux/fs.h>
 #include <linux/blkzoned.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -45,12 +46,12 @@
 			 UBLK_F_USER_RECOVERY | UBLK_F_USER_RECOVERY_REISSUE | \
 			 UBLK_F_UNPRIVILEGED_DEV | UBLK_F_CMD_IOCTL_ENCODE | \
 			 UBLK_F_USER_COPY | UBLK_F_USER_RECOVERY_FAIL_IO | \
-			 UBLK_F_PER_IO_DAEMON)
-#define F_NOT_YET	(UBLK_F_SUPPORT_ZERO_COPY | UBLK_F_UPDATE_SIZE | \
-			 UBLK_F_AUTO_BUF_REG | UBLK_F_QUIESCE | \
+			 UBLK_F_PER_IO_DAEMON | UBLK_F_UPDATE_SIZE | \
+			 UBLK_F_QUIESCE | UBLK_F_SAFE_STOP_DEV | \
+			 UBLK_F_NO_AUTO_PART_SCAN)
+#define F_NOT_YET	(UBLK_F_SUPPORT_ZERO_COPY | UBLK_F_AUTO_BUF_REG | \
 			 UBLK_F_BUF_REG_OFF_DAEMON | UBLK_F_BATCH_IO | \
-			 UBLK_F_INTEGRITY | UBLK_F_SAFE_STOP_DEV | \
-			 UBLK_F_NO_AUTO_PART_SCAN | UBLK_F_SHMEM_ZC)
+			 UBLK_F_INTEGRITY | UBLK_F_SHMEM_ZC)
 
 static int failures;
 static int ctrl_fd;
@@ -601,6 +602,7 @@ static const char *const add_cases[] = {
 	"ADD_DEV with FAIL_IO but no RECOVERY",
 	"ADD_DEV with REISSUE and FAIL_IO",
 	"ADD_DEV zoned without USER_COPY",
+	"ADD_DEV with QUIESCE but no RECOVERY",
 };
 
 static void add_case(int n, struct ublksrv_ctrl_dev_info *i)
@@ -621,6 +623,7 @@ static void add_case(int n, struct ublksrv_ctrl_dev_info *i)
 			   UBLK_F_USER_RECOVERY_FAIL_IO;
 		break;
 	case 11: i->flags = UBLK_F_ZONED; break;
+	case 12: i->flags = UBLK_F_QUIESCE; break;
 	}
 }
 
@@ -899,10 +902,62 @@ static void check_dead_dev_cmds(int id, int rec_id)
 	       "START_USER_RECOVERY of a device never started");
 	expect(ctrl_simple(UBLK_U_CMD_END_USER_RECOVERY, rec_id, 0), -EINVAL,
 	       "END_USER_RECOVERY with server pid 0");
+	expect(ctrl_simple(UBLK_U_CMD_QUIESCE_DEV, id, 0), -EOPNOTSUPP,
+	       "QUIESCE_DEV without QUIESCE");
+	expect(ctrl_simple(UBLK_U_CMD_QUIESCE_DEV, rec_id, 0), -EBUSY,
+	       "QUIESCE_DEV of a device never started");
+	expect(ctrl_simple(UBLK_U_CMD_UPDATE_SIZE, id, 2048), -EBUSY,
+	       "UPDATE_SIZE of a device not started");
+	expect(ctrl_simple(UBLK_U_CMD_UPDATE_SIZE, 1000000, 2048), -ENODEV,
+	       "UPDATE_SIZE of a dev_id that does not exist");
+	expect(ctrl_simple(UBLK_U_CMD_TRY_STOP_DEV, id, 0), 0,
+	       "TRY_STOP_DEV of a device not started");
 	expect(ctrl_simple(UBLK_U_CMD_STOP_DEV, id, 0), 0,
 	       "STOP_DEV of a device not started");
 	expect(get_info(id, &info), 0, "GET_DEV_INFO");
 	report(info.state == UBLK_S_DEV_DEAD, "it is still DEAD");
+}
+
+/* UPDATE_SIZE and TRY_STOP_DEV on a live device that must stay live */
+static void check_live_lifecycle(int id)
+{
+	struct ublksrv_ctrl_dev_info info;
+	struct ublk_params p;
+	char path[64];
+	__u64 size = 0;
+	int fd;
+
+	expect(ctrl_simple(UBLK_U_CMD_UPDATE_SIZE, id, 0), -EINVAL,
+	       "UPDATE_SIZE to 0 sectors");
+	expect(ctrl_simple(UBLK_U_CMD_UPDATE_SIZE, id, ~0ULL), -EINVAL,
+	       "UPDATE_SIZE to 2^64 - 1 sectors");
+	expect(ctrl_simple(UBLK_U_CMD_UPDATE_SIZE, id, 1 << 19), 0,
+	       "UPDATE_SIZE to half the size");
+	snprintf(path, sizeof(path), "/dev/ublkb%d", id);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		die(path);
+	ioctl(fd, BLKGETSIZE64, &size);
+	report(size == 256ULL << 20, "the disk shrank to %llu bytes",
+	       (unsigned long long)size);
+	memset(&p, 0, sizeof(p));
+	p.len = sizeof(p);
+	ctrl(&(struct ctrl){ .op = UBLK_U_CMD_GET_PARAMS, .dev_id = id,
+			    .queue_id = -1, .len = sizeof(p),
+			    .addr = (__u64)(uintptr_t)&p });
+	report(p.basic.dev_sectors == 1 << 19, "GET_PARAMS shows %llu sectors",
+	       (unsigned long long)p.basic.dev_sectors);
+	expect(ctrl_simple(UBLK_U_CMD_UPDATE_SIZE, id, 1 << 20), 0,
+	       "UPDATE_SIZE back to the full size");
+
+	/* the disk is open: it stays */
+	expect(ctrl_simple(UBLK_U_CMD_TRY_STOP_DEV, id, 0), -EBUSY,
+	       "TRY_STOP_DEV with the disk open");
+	close(fd);
+	expect(get_info(id, &info), 0, "GET_DEV_INFO");
+	report(info.state == UBLK_S_DEV_LIVE, "the device is still LIVE");
+	expect(ctrl_simple(UBLK_U_CMD_QUIESCE_DEV, id, 100), -EOPNOTSUPP,
+	       "QUIESCE_DEV without QUIESCE on a live device");
 }
 
 /* START_DEV waits for a server that opened the device, until it goes */
@@ -1275,6 +1330,8 @@ static void unprivileged_child(int priv_id)
 	char path[64];
 	int id;
 
+	/* the parent's failures are the parent's to report */
+	failures = 0;
 	if (setgroups(0, NULL) || setresgid(NOBODY, NOBODY, NOBODY) ||
 	    setresuid(NOBODY, NOBODY, NOBODY))
 		die("drop privileges");
@@ -1435,7 +1492,7 @@ int main(int argc, char **argv)
 	check_add_dev();
 
 	id = add_dev(0, 1, 2, NULL);
-	rec_id = add_dev(UBLK_F_USER_RECOVERY, 1, 2, NULL);
+	rec_id = add_dev(UBLK_F_USER_RECOVERY | UBLK_F_QUIESCE, 1, 2, NULL);
 	if (id < 0 || rec_id < 0)
 		die("ADD_DEV");
 	check_params(id);
@@ -1447,6 +1504,7 @@ int main(int argc, char **argv)
 	       -EBUSY, "START_USER_RECOVERY of a live device");
 	expect(ctrl_simple(UBLK_U_CMD_END_USER_RECOVERY, healthy, getpid()),
 	       -EBUSY, "END_USER_RECOVERY of a live device");
+	check_live_lifecycle(healthy);
 	check_user_copy();
 	check_zoned();
 	check_unprivileged(healthy);

@@ -547,6 +547,8 @@ static int check_features(struct kublk_dev *dev)
 		return -EOPNOTSUPP;
 	if (dev->per_io_tasks && need_feature(dev, UBLK_F_PER_IO_DAEMON, "--per_io_tasks"))
 		return -EOPNOTSUPP;
+	/* any device may be resized when the driver can do it */
+	dev->flags |= dev->features & UBLK_F_UPDATE_SIZE;
 	return 0;
 not_yet:
 	kublk_err("%s: supported by the driver, not by this kublk yet",

@@ -13,7 +13,12 @@ _add_dev -t fault_inject -q 2 -d 16 -s 256M --delay_us 1000000
 id=$DEV_ID
 pid=$(_dev_field "$id" pid)
 _fio_bg slowdel "/dev/ublkb$id" --numjobs=2
-read -r reads writes < "/sys/block/ublkb$id/inflight"
+# fio may take a while to start its I/O under emulation
+for ((i = 0; i < 100; i++)); do
+	read -r reads writes < "/sys/block/ublkb$id/inflight"
+	[ $((reads + writes)) -gt 0 ] && break
+	_nap 0.2
+done
 [ $((reads + writes)) -gt 0 ] || _fail "no request in flight before del"
 timeout 60 "$KUBLK" del -n "$id" || _fail "kublk del with queued I/O failed or hung"
 [ ! -e "/dev/ublkb$id" ] || _fail "/dev/ublkb$id still exists after del"

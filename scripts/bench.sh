@@ -16,7 +16,8 @@
 # name, so the guest (booted with -m none) loads and unloads them in
 # turn.  Results: median IOPS per combination and the ratios
 # ours/stock, ours/null_blk and stock/null_blk, as a markdown table
-# (printed), a CSV and a PNG plot in the output directory.
+# (printed), a CSV (with the spread of the rounds, (max - min) / median)
+# and a PNG plot in the output directory.
 #
 # usage: scripts/bench.sh [-r REPS] [-t SECONDS] [-o DIR] [--no-ours]
 #   -r REPS      rounds (default 3)
@@ -195,15 +196,16 @@ elif [ "$ours" = 1 ]; then
 fi
 
 # Runs per round: 8 workloads on null_blk and in 3 data modes per ublk
-# driver.  Each costs its runtime, 1 s of ramp and, under TCG, 2-3 s of
-# fio start and exit; the limit leaves room for twice that.
+# driver.  Each costs its runtime, 1 s of ramp and, under TCG, about 2 s
+# of fio start and exit and of kublk add/del; the limit leaves room for
+# twice that.
 nmodes=3
 [ -n "$ko" ] && nmodes=6
 nruns=$((8 * (1 + nmodes)))
 limit=$((reps * nruns * (secs + 4) * 2 + 300))
 {
 	echo "bench.sh: $reps rounds of $nruns fio runs of ${secs}s (+1 s ramp), about" \
-		"$((reps * nruns * (secs + 4) / 60 + 1)) min; results in $outdir"
+		"$((reps * nruns * (secs + 3) / 60 + 1)) min; results in $outdir"
 	echo "bench.sh: host load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 } >&2
 date -u '+%Y-%m-%d %H:%M UTC' > "$outdir/date.txt"
@@ -240,6 +242,13 @@ def ratio(a, b):
 def num(v):
     return "%.0f" % v if v else "n/a"
 
+def spread(label, mode, w):
+    # (max - min) / median of the rounds: how far to trust a median
+    v = runs.get((label, "-" if label == "null_blk" else mode) + w)
+    return "%.2f" % ((max(v) - min(v)) / statistics.median(v)) if v else "n/a"
+
+rounds = "%s round%s" % (reps, "" if reps == "1" else "s")
+
 rows = []
 for w in workloads:
     for m in modes:
@@ -250,19 +259,20 @@ head = ["workload", "QD", "jobs", "mode", "null_blk", "stock", "ours",
         "ours/stock", "ours/null_blk", "stock/null_blk"]
 with open(outdir + "/bench.csv", "w", newline="") as f:
     wr = csv.writer(f)
-    wr.writerow(head)
-    wr.writerows(rows)
+    wr.writerow(head + ["null_blk_spread", "stock_spread", "ours_spread"])
+    for r, (w, m) in zip(rows, [(w, m) for w in workloads for m in modes]):
+        wr.writerow(r + [spread(l, m, w) for l in ("null_blk", "stock", "ours")])
 md = ["| " + " | ".join(head) + " |",
       "|" + "---|" * 4 + "---:|" * (len(head) - 4)]
 md += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
 md.append("")
-md.append("Median IOPS of %s rounds of %s s fio runs (4k, io_uring, O_DIRECT, "
+md.append("Median IOPS of %s of %s s fio runs (4k, io_uring, O_DIRECT, "
           "1 s ramp); null_blk and kublk's null target with 2 queues of depth "
           "128; modes: copy (the driver copies to the server's buffers), "
           "get_data (NEED_GET_DATA), user_copy (USER_COPY; the null target "
           "moves no data).  %s, guest kernel %s on %s host CPUs under QEMU "
           "TCG, host load average %s at the start."
-          % (reps, secs, date, release, ncpu, load))
+          % (rounds, secs, date, release, ncpu, load))
 with open(outdir + "/bench.md", "w") as f:
     f.write("\n".join(md) + "\n")
 print("\n".join(md))
@@ -290,8 +300,8 @@ for i, (label, mode) in enumerate(series):
             [get(label, mode, w) or 0 for w in workloads], width, color=c,
             label=label + ("" if mode is None else " " + mode))
 top.set_ylabel("IOPS (median)")
-top.set_title("fio io_uring 4k, median of %s rounds of %s s; guest %s, QEMU TCG: "
-              "compare ratios, not IOPS" % (reps, secs, release))
+top.set_title("fio io_uring 4k, median of %s of %s s; guest %s, QEMU TCG: "
+              "compare ratios, not IOPS" % (rounds, secs, release))
 top.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
 top.grid(axis="y", alpha=0.3)
 # the ratios: ours/stock if both ran, else the stock driver against null_blk

@@ -211,16 +211,25 @@ limit=$((reps * nruns * (secs + 4) * 2 + 300))
 date -u '+%Y-%m-%d %H:%M UTC' > "$outdir/date.txt"
 cut -d' ' -f1-3 /proc/loadavg > "$outdir/load.txt"
 t0=$SECONDS
+rc=0
 scripts/vm.sh -k test -m none -t "$limit" -o "$outdir/vm" -- \
-	scripts/bench.sh --guest "$outdir/vm" "$reps" "$secs" ${ko:+"$ko"}
+	scripts/bench.sh --guest "$outdir/vm" "$reps" "$secs" ${ko:+"$ko"} || rc=$?
 echo "bench.sh: guest run took $(((SECONDS - t0) / 60)) min $(((SECONDS - t0) % 60)) s" >&2
+# A run that failed late still measured something: report what it did,
+# marked as incomplete, and fail.
+if [ "$rc" != 0 ]; then
+	echo "bench.sh: the guest run failed (exit $rc)" >&2
+	[ -s "$outdir/vm/raw.csv" ] || exit "$rc"
+	echo "bench.sh: results of the $(wc -l < "$outdir/vm/raw.csv") of" \
+		"$((reps * nruns)) runs that completed" >&2
+fi
 cp "$outdir/vm/raw.csv" "$outdir/vm/features.txt" "$outdir/vm/guest.txt" "$outdir/"
 
 py=python3
 [ -x /usr/bin/python3 ] && py=/usr/bin/python3
-"$py" - "$outdir" "$reps" "$secs" "$(nproc)" <<'EOF'
+"$py" - "$outdir" "$reps" "$secs" "$(nproc)" "$rc" "$((reps * nruns))" <<'EOF'
 import csv, statistics, sys
-outdir, reps, secs, ncpu = sys.argv[1:5]
+outdir, reps, secs, ncpu, rc, nruns = sys.argv[1:7]
 runs = {}
 with open(outdir + "/raw.csv") as f:
     for label, mode, rw, qd, jobs, rnd, iops in csv.reader(f):
@@ -273,6 +282,10 @@ md.append("Median IOPS of %s of %s s fio runs (4k, io_uring, O_DIRECT, "
           "moves no data).  %s, guest kernel %s on %s host CPUs under QEMU "
           "TCG, host load average %s at the start."
           % (rounds, secs, date, release, ncpu, load))
+if rc != "0":
+    md.append("")
+    md.append("INCOMPLETE: the guest run failed (exit %s) after %d of %s runs."
+              % (rc, sum(len(v) for v in runs.values()), nruns))
 with open(outdir + "/bench.md", "w") as f:
     f.write("\n".join(md) + "\n")
 print("\n".join(md))
@@ -328,3 +341,4 @@ fig.tight_layout()
 fig.savefig(outdir + "/bench.png", dpi=90)
 EOF
 echo "bench.sh: $outdir/bench.md, bench.csv, bench.png (raw runs: raw.csv)" >&2
+exit "$rc"

@@ -47,7 +47,7 @@ else
 	say "fio: random writes then verified reads, $size, QD $depth"
 	fio --name=ublk-run --filename="$dev" --ioengine=io_uring --direct=1 \
 		--rw=randwrite --bs=4k --iodepth="$depth" --size="$size" \
-		--verify=crc32c --verify_fatal=1 --do_verify=1 \
+		--verify=crc32c --verify_fatal=1 --do_verify=1 --verify_state_save=0 \
 		--output-format=terse --terse-version=3 > /tmp/fio.terse
 	awk -F';' '{ printf "fio: write %s KiB/s (%s IOPS), verify read %s KiB/s, errors %s\n", $48, $49, $7, $5 }' /tmp/fio.terse
 fi

@@ -138,8 +138,8 @@ static void ublk_prep_cancel(struct io_uring_cmd *cmd, unsigned int issue_flags,
  * still the slot's command and the slot has no request to deliver or
  * finish.  The slot stays CANCELED until the server closes /dev/ublkcN.
  */
-static bool ublk_claim_idle_cmd(struct ublk_queue *ubq, struct ublk_io *io,
-				struct io_uring_cmd *cmd)
+bool ublk_claim_idle_cmd(struct ublk_queue *ubq, struct ublk_io *io,
+			 struct io_uring_cmd *cmd)
 {
 	bool claimed = false;
 

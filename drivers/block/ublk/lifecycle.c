@@ -400,18 +400,10 @@ static void ublk_abort_server(struct ublk_device *ub)
 
 		for (tag = 0; tag < ubq->q_depth; tag++) {
 			struct ublk_io *io = &ubq->ios[tag];
-			struct io_uring_cmd *cmd = NULL;
+			/* checked again under cancel_lock by the claim */
+			struct io_uring_cmd *cmd = READ_ONCE(io->cmd);
 
-			spin_lock(&ubq->cancel_lock);
-			if ((io->flags & UBLK_IO_FLAG_ACTIVE) &&
-			    !READ_ONCE(io->req)) {
-				cmd = io->cmd;
-				io->cmd = NULL;
-				WRITE_ONCE(io->flags, UBLK_IO_FLAG_CANCELED);
-			}
-			spin_unlock(&ubq->cancel_lock);
-
-			if (cmd)
+			if (cmd && ublk_claim_idle_cmd(ubq, io, cmd))
 				io_uring_cmd_done(cmd, UBLK_IO_RES_ABORT, 0,
 						  IO_URING_F_UNLOCKED);
 		}

@@ -401,6 +401,8 @@ int ublk_ch_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags);
 void ublk_deliver(struct ublk_queue *ubq, struct request *rq);
 void ublk_deliver_batch(struct ublk_io *io, struct request *head);
 void ublk_put_io_ref(struct ublk_queue *ubq, struct ublk_io *io);
+bool ublk_claim_idle_cmd(struct ublk_queue *ubq, struct ublk_io *io,
+			 struct io_uring_cmd *cmd);
 
 /* cdev.c */
 int ublk_add_chdev(struct ublk_device *ub);

@@ -389,7 +389,7 @@ _stress_cycles() {
 # (recovery) or of everything sent while no server runs (fail_io), and
 # must see no other error.
 _kill_loop() {
-	local mode=$1 cycles want=QUIESCED mode_opts id dev c
+	local mode=$1 cycles want=QUIESCED mode_opts id dev c pid out line
 
 	cycles=$(_stress_cycles)
 	case "$mode" in
@@ -409,15 +409,27 @@ _kill_loop() {
 		_fio_load_bg load "$dev" 4M --offset=16M --numjobs=2 --offset_increment=16M \
 			--iodepth=8 --rate_iops=20
 	else
+		# failed I/O does not count against a rate: pause after each
 		_fio_eio_load_bg load "$dev" 32M --offset=16M --numjobs=2 --iodepth=8 \
-			--rate_iops=20
+			--thinktime=50000
 	fi
+	# few processes a cycle: each one costs up to seconds in the guest
+	pid=$(_dev_field "$id" pid)
 	for ((c = 1; c <= cycles; c++)); do
-		_nap 1
+		_nap 0.5
 		_fio_load_alive
-		_kill_server "$id"
+		kill -9 "$pid"
+		_wait_pid_gone "$pid"
 		_wait_state "$id" "$want"
-		_recover "$id"
+		out=$("$KUBLK" recover -n "$id" 2>"$UBLK_TMP/recover.err") ||
+			_fail "cycle $c: kublk recover: $(<"$UBLK_TMP/recover.err")"
+		[ "$out" = "$id" ] || _fail "cycle $c: kublk recover printed '$out'"
+		line=$("$KUBLK" list -n "$id")
+		[[ " $line " =~ \ state=LIVE\ .*\ pid=([0-9]+)\  ]] ||
+			_fail "cycle $c: after recover: $line"
+		[ "${BASH_REMATCH[1]}" != "$pid" ] || _fail "cycle $c: the old server $pid is still listed"
+		pid=${BASH_REMATCH[1]}
+		_pid_alive "$pid" || _fail "cycle $c: the new server $pid is not running"
 		dd if="$dev" of="$UBLK_TMP/got" bs=1M count=2 iflag=direct status=none ||
 			_fail "cycle $c: reading $dev after recovery failed"
 		cmp -s "$UBLK_TMP/got" "$UBLK_TMP/ref" || _fail "cycle $c: data changed across recovery"

@@ -2,19 +2,19 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Server death at any point of "add": a foreground server is killed with
-# SIGKILL 0 to 1.5 s after it starts, so at different points of ADD_DEV,
-# SET_PARAMS, fetching and START_DEV (and, later, while live), with and
-# without recovery.  Each time no command hangs and the device, if it was
-# created, ends in a documented state: DEAD (never started, or no
-# recovery) or QUIESCED (it had started, with recovery) - and then it
-# recovers; del works either way.
+# SIGKILL 0.5 to 5 s after it starts (add takes seconds in the guest), so
+# at different points of ADD_DEV, SET_PARAMS, fetching and START_DEV (and
+# later, while live), with and without recovery.  Each time no command
+# hangs and the device, if it was created, ends in a documented state:
+# DEAD (never started, or no recovery) or QUIESCED (it had started, with
+# recovery) - and then it recovers; del works either way.
 
 . "$(dirname "$0")"/test_common.sh
 _prep_test
 
 _mkfile "$UBLK_TMP/backing" 16M
 rec=0
-for delay in 0 0.05 0.1 0.2 0.3 0.5 0.8 1.5; do
+for delay in 0.5 1 1.25 1.5 1.75 2 3 5; do
 	rec=$((1 - rec))
 	id=$(_free_id)
 	UBLK_DEVS+=("$id")

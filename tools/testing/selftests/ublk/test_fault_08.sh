@@ -8,9 +8,14 @@
 # hangs and the device, if it was created, ends in a documented state:
 # DEAD (never started, or no recovery) or QUIESCED (it had started, with
 # recovery) - and then it recovers; del works either way.
+#
+# A kill that lands in the partition scan deadlocks drivers that scan
+# inside START_DEV (see test_fault_07.sh); they do not report
+# NO_AUTO_PART_SCAN.
 
 . "$(dirname "$0")"/test_common.sh
 _prep_test
+_require_feature NO_AUTO_PART_SCAN
 
 _mkfile "$UBLK_TMP/backing" 16M
 rec=0

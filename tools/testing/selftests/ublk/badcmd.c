@@ -1464,8 +1464,13 @@ int main(int argc, char **argv)
 	if (ctrl(&(struct ctrl){ .op = UBLK_U_CMD_GET_FEATURES, .queue_id = -1,
 				.len = 8, .addr = (__u64)(uintptr_t)&features }))
 		die("GET_FEATURES");
+	/*
+	 * The errnos checked here are Documentation/block/ublk.rst's.
+	 * Drivers without USER_RECOVERY_FAIL_IO (6.12's) accept much of
+	 * this input and can hang on some of it: not checked.
+	 */
 	if (!(features & UBLK_F_USER_RECOVERY_FAIL_IO)) {
-		printf("SKIP: the driver predates these checks (features %#llx)\n",
+		printf("SKIP: the driver does not report USER_RECOVERY_FAIL_IO, its validation predates these checks (features %#llx)\n",
 		       (unsigned long long)features);
 		return KSFT_SKIP;
 	}

@@ -11,6 +11,6 @@ _prep_test
 
 "$(dirname "$0")"/badcmd
 rc=$?
-[ "$rc" = 4 ] && _skip "the driver predates these checks"
+[ "$rc" = 4 ] && _skip "the driver does not report USER_RECOVERY_FAIL_IO (older validation)"
 [ "$rc" = 0 ] || _fail "badcmd: $rc"
 exit 0

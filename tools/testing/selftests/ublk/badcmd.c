@@ -1323,6 +1323,19 @@ static int unpriv_cmd(__u32 op, __u32 id, const char *path, void *buf,
 	return ret;
 }
 
+/* a forked child: drop to nobody, with a control ring opened as nobody */
+static void become_nobody(void)
+{
+	if (setgroups(0, NULL) || setresgid(NOBODY, NOBODY, NOBODY) ||
+	    setresuid(NOBODY, NOBODY, NOBODY))
+		die("drop privileges");
+	io_uring_queue_exit(&ctrl_ring);
+	close(ctrl_fd);
+	ctrl_fd = open(CTRL_DEV, O_RDWR);
+	if (ctrl_fd < 0 || io_uring_queue_init(4, &ctrl_ring, IORING_SETUP_SQE128))
+		die("unprivileged control ring");
+}
+
 static void unprivileged_child(int priv_id)
 {
 	struct ublksrv_ctrl_dev_info info;
@@ -1332,14 +1345,7 @@ static void unprivileged_child(int priv_id)
 
 	/* the parent's failures are the parent's to report */
 	failures = 0;
-	if (setgroups(0, NULL) || setresgid(NOBODY, NOBODY, NOBODY) ||
-	    setresuid(NOBODY, NOBODY, NOBODY))
-		die("drop privileges");
-	io_uring_queue_exit(&ctrl_ring);
-	close(ctrl_fd);
-	ctrl_fd = open(CTRL_DEV, O_RDWR);
-	if (ctrl_fd < 0 || io_uring_queue_init(4, &ctrl_ring, IORING_SETUP_SQE128))
-		die("unprivileged control ring");
+	become_nobody();
 
 	expect(add_dev(0, 1, 2, NULL), -EPERM,
 	       "unprivileged ADD_DEV without UNPRIVILEGED_DEV");
@@ -1448,6 +1454,170 @@ static void check_unprivileged(int priv_id)
 	}
 }
 
+/* an unprivileged device's DEL_DEV, as root: the path is still needed */
+static void del_unpriv(int id, const char *path)
+{
+	expect(unpriv_cmd(UBLK_U_CMD_DEL_DEV, id, path, NULL, 0), 0,
+	       "DEL_DEV of the unprivileged device");
+}
+
+/*
+ * "badcmd timeout": an unprivileged server that sits on a request is
+ * killed by the driver once the request times out (the block layer's
+ * default, 30 s); the request then fails with EIO and the device, which
+ * cannot have recovery, ends DEAD.  A privileged server may take as long
+ * as it likes, so this is the unprivileged case only.
+ */
+static void timeout_child(void)
+{
+	struct ublksrv_io_desc *iods;
+	struct ublk_params p;
+	struct io_uring ring;
+	struct io_uring_cqe *cqe;
+	struct ctrl start;
+	char path[64];
+	void *bufs;
+	int id, cdev, tag, plen;
+
+	become_nobody();
+
+	id = add_dev(UBLK_F_UNPRIVILEGED_DEV, 1, 2, NULL);
+	if (id < 0) {
+		fprintf(stderr, "unprivileged ADD_DEV: %s\n", strerror(-id));
+		exit(1);
+	}
+	child_sync(id);	/* parent: chown /dev/ublkcN to nobody */
+	snprintf(path, sizeof(path), "/dev/ublkc%d", id);
+	plen = strlen(path);
+	basic_params(&p, 1 << 20);
+	if (unpriv_cmd(UBLK_U_CMD_SET_PARAMS, id, path, &p, sizeof(p)))
+		die("unprivileged SET_PARAMS");
+
+	cdev = open(path, O_RDWR);
+	if (cdev < 0)
+		die(path);
+	iods = mmap(NULL, iods_size(2), PROT_READ, MAP_SHARED | MAP_POPULATE,
+		    cdev, iods_offset(0));
+	if (iods == MAP_FAILED || posix_memalign(&bufs, 4096, 2 * BUF_SIZE) ||
+	    io_uring_queue_init(4, &ring, 0))
+		die("server setup");
+	for (tag = 0; tag < 2; tag++)
+		prep_io(get_sqe(&ring), cdev, UBLK_U_IO_FETCH_REQ, 0, tag, 0,
+			(__u64)(uintptr_t)bufs + (__u64)tag * BUF_SIZE, tag);
+	if (io_uring_submit(&ring) != 2)
+		die("submit fetch");
+	start = (struct ctrl){ .op = UBLK_U_CMD_START_DEV, .dev_id = id,
+			       .queue_id = -1, .len = plen,
+			       .addr = (__u64)(uintptr_t)path,
+			       .dev_path_len = plen, .data = getpid() };
+	if (ctrl(&start))
+		die("unprivileged START_DEV");
+	child_sync(0);	/* parent: read the disk */
+
+	/* take the request, never answer it, wait to be killed */
+	if (io_uring_wait_cqe(&ring, &cqe) == 0)
+		printf("server: holding tag %llu (res %d)\n",
+		       (unsigned long long)cqe->user_data, cqe->res);
+	for (;;)
+		pause();
+}
+
+static void *timeout_reader(void *arg)
+{
+	int *err = arg;
+	char path[64];
+	void *buf;
+	int fd;
+
+	snprintf(path, sizeof(path), "/dev/ublkb%d", *err);
+	fd = open(path, O_RDONLY | O_DIRECT);
+	if (fd < 0 || posix_memalign(&buf, 4096, 4096)) {
+		*err = -1;
+		return NULL;
+	}
+	*err = pread(fd, buf, 4096, 0) < 0 ? errno : 0;
+	close(fd);
+	free(buf);
+	return NULL;
+}
+
+static int check_unpriv_timeout(void)
+{
+	struct ublksrv_ctrl_dev_info info;
+	struct timespec t0, t1;
+	pthread_t reader;
+	char path[64];
+	int status, id, err = -1, i;
+	double secs;
+	pid_t pid;
+
+	if (!(features & UBLK_F_UNPRIVILEGED_DEV)) {
+		printf("SKIP: the driver does not report UNPRIVILEGED_DEV\n");
+		return KSFT_SKIP;
+	}
+	if (chmod(CTRL_DEV, 0666) || pipe(pipe_up) || pipe(pipe_down))
+		die("setup");
+	pid = fork();
+	if (!pid)
+		timeout_child();
+	close(pipe_up[1]);
+	close(pipe_down[0]);
+
+	id = parent_wait();
+	chmod(CTRL_DEV, 0600);
+	if (id < 0) {
+		report(false, "the unprivileged server could not add a device");
+		waitpid(pid, &status, 0);
+		return 1;
+	}
+	snprintf(path, sizeof(path), "/dev/ublkc%d", id);
+	if (chown(path, NOBODY, NOBODY))
+		die("chown");
+	parent_done();
+	if (parent_wait() != 0) {
+		report(false, "the unprivileged server could not start its device");
+		waitpid(pid, &status, 0);
+		del_unpriv(id, path);
+		return 1;
+	}
+	parent_done();
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	err = id;
+	pthread_create(&reader, NULL, timeout_reader, &err);
+	/* the driver's kill comes after 30 s; give up (and kill) at 180 */
+	for (i = 0; i < 1800 && waitpid(pid, &status, WNOHANG) == 0; i++)
+		usleep(100000);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	if (i == 1800) {
+		report(false, "the server holding a request still runs after %.0f s",
+		       secs);
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+	} else {
+		report(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+		       "the server holding a request was killed after %.0f s (status %#x)",
+		       secs, status);
+		report(secs >= 25, "not before the request timed out");
+	}
+	pthread_join(reader, NULL);
+	report(err == EIO, "the held read failed: %s", err > 0 ? strerror(err) : "no error");
+
+	/* stage 2 runs after the exit: let it finish */
+	for (i = 0; i < 100; i++) {
+		if (unpriv_cmd(UBLK_U_CMD_GET_DEV_INFO2, id, path, &info,
+			       sizeof(info)) == 0 && info.state == UBLK_S_DEV_DEAD)
+			break;
+		usleep(100000);
+	}
+	report(i < 100, "the device is DEAD (state %d)", info.state);
+	del_unpriv(id, path);
+	close(pipe_up[0]);
+	close(pipe_down[1]);
+	return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	static struct reader reader;
@@ -1464,6 +1634,8 @@ int main(int argc, char **argv)
 	if (ctrl(&(struct ctrl){ .op = UBLK_U_CMD_GET_FEATURES, .queue_id = -1,
 				.len = 8, .addr = (__u64)(uintptr_t)&features }))
 		die("GET_FEATURES");
+	if (argc > 1 && !strcmp(argv[1], "timeout"))
+		return check_unpriv_timeout();
 	/*
 	 * The errnos checked here are Documentation/block/ublk.rst's.
 	 * Drivers without USER_RECOVERY_FAIL_IO (6.12's) accept much of
@@ -1527,6 +1699,5 @@ int main(int argc, char **argv)
 	del_dev(healthy);
 
 	printf("%s: %d failure(s)\n", argv[0], failures);
-	(void)argc;
 	return failures ? 1 : 0;
 }

@@ -298,6 +298,13 @@ int ublk_start_dev(struct ublk_device *ub, int srv_pid)
 	set_bit(GD_SUPPRESS_PART_SCAN, &disk->state);
 	clear_bit(UB_STATE_NO_OPEN, &ub->state);
 
+	/*
+	 * Known hole: the zone report is served by the server while its
+	 * START_DEV thread waits here, so a server that dies now leaves the
+	 * report to stage 2, which its unfinished exit holds off (as for the
+	 * partition scan above).  Closing it needs the revalidation moved
+	 * off this thread, with START_DEV waiting for it killably.
+	 */
 	if (ublk_dev_zoned(ub)) {
 		ret = blk_revalidate_disk_zones(disk);
 		if (ret)

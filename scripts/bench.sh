@@ -242,8 +242,12 @@ release = open(outdir + "/guest.txt").read().split()[0]
 date = open(outdir + "/date.txt").read().strip()
 load = open(outdir + "/load.txt").read().strip()
 
+def key(label, mode, w):
+    # null_blk has no data modes: one series serves every mode
+    return (label, "-" if label == "null_blk" else mode) + w
+
 def get(label, mode, w):
-    return med.get((label, "-" if label == "null_blk" else mode) + w)
+    return med.get(key(label, mode, w))
 
 def ratio(a, b):
     return "%.2f" % (a / b) if a and b else "n/a"
@@ -253,24 +257,25 @@ def num(v):
 
 def spread(label, mode, w):
     # (max - min) / median of the rounds: how far to trust a median
-    v = runs.get((label, "-" if label == "null_blk" else mode) + w)
+    v = runs.get(key(label, mode, w))
     return "%.2f" % ((max(v) - min(v)) / statistics.median(v)) if v else "n/a"
 
 rounds = "%s round%s" % (reps, "" if reps == "1" else "s")
 
-rows = []
+rows, spreads = [], []
 for w in workloads:
     for m in modes:
         nb, st, ou = get("null_blk", m, w), get("stock", m, w), get("ours", m, w)
         rows.append([w[0], w[1], w[2], m, num(nb), num(st), num(ou),
                      ratio(ou, st), ratio(ou, nb), ratio(st, nb)])
+        spreads.append([spread(l, m, w) for l in ("null_blk", "stock", "ours")])
 head = ["workload", "QD", "jobs", "mode", "null_blk", "stock", "ours",
         "ours/stock", "ours/null_blk", "stock/null_blk"]
 with open(outdir + "/bench.csv", "w", newline="") as f:
     wr = csv.writer(f)
     wr.writerow(head + ["null_blk_spread", "stock_spread", "ours_spread"])
-    for r, (w, m) in zip(rows, [(w, m) for w in workloads for m in modes]):
-        wr.writerow(r + [spread(l, m, w) for l in ("null_blk", "stock", "ours")])
+    for r, sp in zip(rows, spreads):
+        wr.writerow(r + sp)
 md = ["| " + " | ".join(head) + " |",
       "|" + "---|" * 4 + "---:|" * (len(head) - 4)]
 md += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]

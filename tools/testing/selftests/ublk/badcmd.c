@@ -1336,6 +1336,27 @@ static void become_nobody(void)
 		die("unprivileged control ring");
 }
 
+/*
+ * Fork a child that will become nobody: /dev/ublk-control open to all
+ * and the two pipes of child_sync() set up.  Like fork(), 0 in the
+ * child; the caller restores the control device's mode.
+ */
+static pid_t fork_unpriv_child(void)
+{
+	pid_t pid;
+
+	if (chmod(CTRL_DEV, 0666) || pipe(pipe_up) || pipe(pipe_down))
+		die("setup");
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid) {
+		close(pipe_up[1]);
+		close(pipe_down[0]);
+	}
+	return pid;
+}
+
 static void unprivileged_child(int priv_id)
 {
 	struct ublksrv_ctrl_dev_info info;
@@ -1414,13 +1435,9 @@ static void check_unprivileged(int priv_id)
 		old[n > 0 ? n : 0] = 0;
 		close(fd);
 	}
-	if (chmod(CTRL_DEV, 0666) || pipe(pipe_up) || pipe(pipe_down))
-		die("setup");
-	pid = fork();
+	pid = fork_unpriv_child();
 	if (!pid)
 		unprivileged_child(priv_id);
-	close(pipe_up[1]);
-	close(pipe_down[0]);
 
 	id = -1;
 	if (parent_wait() == 0) {
@@ -1555,13 +1572,9 @@ static int check_unpriv_timeout(void)
 		printf("SKIP: the driver does not report UNPRIVILEGED_DEV\n");
 		return KSFT_SKIP;
 	}
-	if (chmod(CTRL_DEV, 0666) || pipe(pipe_up) || pipe(pipe_down))
-		die("setup");
-	pid = fork();
+	pid = fork_unpriv_child();
 	if (!pid)
 		timeout_child();
-	close(pipe_up[1]);
-	close(pipe_down[0]);
 
 	id = parent_wait();
 	chmod(CTRL_DEV, 0600);

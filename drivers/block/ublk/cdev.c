@@ -9,6 +9,7 @@
  * server exit (lifecycle.c).
  */
 #include <linux/fs.h>
+#include <linux/math64.h>
 #include <linux/mm.h>
 #include <linux/nospec.h>
 #include <linux/uio.h>
@@ -51,6 +52,8 @@ static int ublk_ch_release(struct inode *inode, struct file *filp)
 /*
  * Queue q's descriptors live at offset UBLKSRV_CMD_BUF_OFFSET +
  * q * ublk_iods_stride(), mapped whole and read-only, by one process.
+ * An offset inside queue q's stride maps queue q's array, as 6.12 and
+ * mainline do: the queue is the offset divided by the stride.
  */
 static int ublk_ch_mmap(struct file *filp, struct vm_area_struct *vma)
 {
@@ -65,14 +68,12 @@ static int ublk_ch_mmap(struct file *filp, struct vm_area_struct *vma)
 		return -EPERM;
 
 	off -= UBLKSRV_CMD_BUF_OFFSET;
-	if (off % ublk_iods_stride())
-		return -EINVAL;
-	off /= ublk_iods_stride();
+	off = div64_u64(off, ublk_iods_stride(ub->dev_info.io_desc_size));
 	if (off >= ub->dev_info.nr_hw_queues)
 		return -EINVAL;
 	q_id = array_index_nospec((unsigned int)off, ub->dev_info.nr_hw_queues);
 	ubq = ub->queues[q_id];
-	if (size != ublk_iods_size(ubq->q_depth))
+	if (size != ublk_iods_size(ubq->q_depth, ubq->iod_size))
 		return -EINVAL;
 
 	spin_lock(&ub->lock);
@@ -107,8 +108,9 @@ static struct request *ublk_user_copy_get(struct ublk_device *ub, loff_t pos,
 	unsigned int q_id, tag;
 	enum req_op op;
 
+	/* errnos as mainline's: -EACCES for a copy the slot does not allow */
 	if (!ublk_dev_user_copy(ub))
-		return ERR_PTR(-EOPNOTSUPP);
+		return ERR_PTR(-EACCES);
 	if (pos < 0 || p < UBLKSRV_IO_BUF_OFFSET)
 		return ERR_PTR(-EINVAL);
 	p -= UBLKSRV_IO_BUF_OFFSET;
@@ -139,17 +141,20 @@ static struct request *ublk_user_copy_get(struct ublk_device *ub, loff_t pos,
 	op = req_op(rq);
 	if (dir == ITER_DEST) {
 		if (op != REQ_OP_WRITE && op != REQ_OP_ZONE_APPEND)
-			goto fail;
+			goto fail_dir;
 	} else if (op != REQ_OP_READ && op != REQ_OP_DRV_IN) {
-		goto fail;
+		goto fail_dir;
 	}
 	if (*offset > blk_rq_bytes(rq))
 		goto fail;
 
 	*iop = io;
 	return rq;
-fail:
+fail_dir:
 	/* not the last reference: the server's own is still there */
+	refcount_dec(&io->ref);
+	return ERR_PTR(-EACCES);
+fail:
 	refcount_dec(&io->ref);
 	return ERR_PTR(-EINVAL);
 }

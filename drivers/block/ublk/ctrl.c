@@ -41,15 +41,14 @@ static int ublk_ctrl_get_features(struct ublk_device *ub,
 
 /*
  * The features a new device gets: the ones asked for that this driver
- * has, plus those it always sets.  Bits the ABI does not define, and
- * combinations that make no sense, are refused.
+ * has, plus those it always sets.  Bits it does not know are dropped,
+ * as 6.12 and mainline drop them: the flags ADD_DEV hands back are how
+ * a server newer than the driver learns what it got.  Combinations that
+ * make no sense are refused.
  */
 static int ublk_negotiate_features(u64 *flagsp)
 {
 	u64 flags = *flagsp;
-
-	if (flags & ~UBLK_F_DEFINED)
-		return -EINVAL;
 
 	if (capable(CAP_SYS_ADMIN))
 		flags &= ~UBLK_F_UNPRIVILEGED_DEV;
@@ -57,9 +56,13 @@ static int ublk_negotiate_features(u64 *flagsp)
 		return -EPERM;
 
 	if (flags & UBLK_F_UNPRIVILEGED_DEV) {
-		/* the server would reach into kernel buffers */
+		/*
+		 * The server would reach into kernel buffers.  (SHMEM_ZC maps
+		 * only the server's own memory; mainline allows it, and it is
+		 * dropped below as not implemented.)
+		 */
 		if (flags & (UBLK_F_USER_COPY | UBLK_F_SUPPORT_ZERO_COPY |
-			     UBLK_F_AUTO_BUF_REG | UBLK_F_SHMEM_ZC))
+			     UBLK_F_AUTO_BUF_REG))
 			return -EINVAL;
 		/* nor may it make I/O wait for it forever */
 		flags &= ~(UBLK_F_USER_RECOVERY | UBLK_F_USER_RECOVERY_REISSUE |
@@ -76,6 +79,10 @@ static int ublk_negotiate_features(u64 *flagsp)
 		return -EINVAL;
 	/* quiescing hands the device to a new server: recovery does that */
 	if ((flags & UBLK_F_QUIESCE) && !(flags & UBLK_F_USER_RECOVERY))
+		return -EINVAL;
+
+	/* a zoned device that this kernel cannot make is refused, not dropped */
+	if ((flags & UBLK_F_ZONED) && !IS_ENABLED(CONFIG_BLK_DEV_ZONED))
 		return -EINVAL;
 
 	flags &= UBLK_F_SUPPORTED;
@@ -115,13 +122,29 @@ static int ublk_ctrl_add_dev(struct ublk_device *unused,
 		return -EINVAL;
 	if (!info.queue_depth || info.queue_depth > UBLK_MAX_QUEUE_DEPTH)
 		return -EINVAL;
-	if (info.max_io_buf_bytes < PAGE_SIZE ||
-	    info.max_io_buf_bytes > UBLK_MAX_IO_BUF_BYTES)
-		return -EINVAL;
+	/*
+	 * The buffer size is negotiated like the flags: the driver hands
+	 * back what it will use (rounded down to pages by ublk_add_dev()),
+	 * and servers size their buffers from that.  More than user copy
+	 * offsets can address is cut down to that; less than a page leaves
+	 * a device that no SET_PARAMS can complete, as on mainline.
+	 */
+	info.max_io_buf_bytes = min_t(u32, info.max_io_buf_bytes,
+				      UBLK_MAX_IO_BUF_BYTES);
 
 	ret = ublk_negotiate_features(&info.flags);
 	if (ret)
 		return ret;
+
+	if (info.flags & UBLK_F_IO_DESC_SIZE) {
+		if (info.io_desc_size < UBLK_IO_DESC_SIZE_MIN ||
+		    info.io_desc_size > UBLK_IO_DESC_SIZE_MAX ||
+		    !IS_ALIGNED(info.io_desc_size, UBLK_IO_DESC_SIZE_ALIGN))
+			return -EINVAL;
+	} else {
+		/* what a server that does not choose gets, and reads back */
+		info.io_desc_size = UBLK_IO_DESC_SIZE_MIN;
+	}
 
 	return ublk_add_dev(&info, argp);
 }
@@ -220,16 +243,19 @@ struct ublk_params_header {
 	__u32	types;
 };
 
-/* the size of the caller's struct ublk_params, from its header */
+/*
+ * The size of the caller's struct ublk_params, from its header: more
+ * than the header for SET_PARAMS (@min_len), any for GET_PARAMS.
+ */
 static int ublk_params_len(const struct ublksrv_ctrl_cmd *h, void __user **argp,
-			   struct ublk_params_header *ph)
+			   struct ublk_params_header *ph, u32 min_len)
 {
 	*argp = ublk_ctrl_buf(h, sizeof(*ph) + 1);
 	if (!*argp)
 		return -EINVAL;
 	if (copy_from_user(ph, *argp, sizeof(*ph)))
 		return -EFAULT;
-	if (ph->len <= sizeof(*ph) || ph->len > h->len)
+	if (ph->len < min_len || ph->len > h->len)
 		return -EINVAL;
 	return min_t(u32, ph->len, sizeof(struct ublk_params));
 }
@@ -242,7 +268,7 @@ static int ublk_ctrl_get_params(struct ublk_device *ub,
 	void __user *argp;
 	int len;
 
-	len = ublk_params_len(h, &argp, &ph);
+	len = ublk_params_len(h, &argp, &ph, 1);
 	if (len < 0)
 		return len;
 
@@ -271,25 +297,26 @@ static int ublk_ctrl_set_params(struct ublk_device *ub,
 	void __user *argp;
 	int len, ret;
 
-	len = ublk_params_len(h, &argp, &ph);
+	len = ublk_params_len(h, &argp, &ph, sizeof(ph) + 1);
 	if (len < 0)
 		return len;
 	/*
 	 * An older server's struct is shorter: what it does not know of
-	 * stays zero, and the types it sets must lie within it.
+	 * stays zero.  Types a newer server knows and this driver does not
+	 * are dropped, as 6.12 and mainline drop them; GET_PARAMS shows
+	 * which ones were kept.
 	 */
 	if (copy_from_user(&p, argp, len))
 		return -EFAULT;
 	p.len = len;
-	if (p.types & ~UBLK_PARAM_TYPE_DEFINED)
-		return -EINVAL;
+	p.types &= UBLK_PARAM_TYPE_DEFINED;
 
 	mutex_lock(&ub->mutex);
 	if (test_bit(UB_STATE_DELETED, &ub->state))
 		ret = -ENODEV;
 	else if (ub->ub_disk || ub->dev_info.state != UBLK_S_DEV_DEAD)
 		/* the disk's limits are set: started devices keep them */
-		ret = -EBUSY;
+		ret = -EACCES;
 	else
 		ret = ublk_validate_params(ub, &p);
 	if (!ret)
@@ -314,7 +341,7 @@ static int ublk_ctrl_end_recovery(struct ublk_device *ub,
 
 struct ublk_ctrl_op {
 	u32	op;		/* UBLK_U_CMD_* */
-	bool	legacy;		/* also accepted as its bare number */
+	bool	exact;		/* only as exactly this encoding */
 	/*
 	 * An unprivileged device's owner needs this access to its char
 	 * device; 0 for commands about no device.
@@ -324,23 +351,23 @@ struct ublk_ctrl_op {
 };
 
 static const struct ublk_ctrl_op ublk_ctrl_ops[] = {
-	{ UBLK_U_CMD_GET_QUEUE_AFFINITY, true, MAY_READ,
+	{ UBLK_U_CMD_GET_QUEUE_AFFINITY, false, MAY_READ,
 	  ublk_ctrl_get_queue_affinity },
-	{ UBLK_U_CMD_GET_DEV_INFO, true, MAY_READ, ublk_ctrl_get_dev_info },
-	{ UBLK_U_CMD_ADD_DEV, true, 0, ublk_ctrl_add_dev },
-	{ UBLK_U_CMD_DEL_DEV, true, MAY_READ | MAY_WRITE, ublk_ctrl_del_dev },
-	{ UBLK_U_CMD_START_DEV, true, MAY_READ | MAY_WRITE,
+	{ UBLK_U_CMD_GET_DEV_INFO, false, MAY_READ, ublk_ctrl_get_dev_info },
+	{ UBLK_U_CMD_ADD_DEV, false, 0, ublk_ctrl_add_dev },
+	{ UBLK_U_CMD_DEL_DEV, false, MAY_READ | MAY_WRITE, ublk_ctrl_del_dev },
+	{ UBLK_U_CMD_START_DEV, false, MAY_READ | MAY_WRITE,
 	  ublk_ctrl_start_dev },
-	{ UBLK_U_CMD_STOP_DEV, true, MAY_READ | MAY_WRITE, ublk_ctrl_stop_dev },
-	{ UBLK_U_CMD_SET_PARAMS, true, MAY_READ | MAY_WRITE,
+	{ UBLK_U_CMD_STOP_DEV, false, MAY_READ | MAY_WRITE, ublk_ctrl_stop_dev },
+	{ UBLK_U_CMD_SET_PARAMS, false, MAY_READ | MAY_WRITE,
 	  ublk_ctrl_set_params },
-	{ UBLK_U_CMD_GET_PARAMS, true, MAY_READ, ublk_ctrl_get_params },
-	{ UBLK_U_CMD_START_USER_RECOVERY, true, MAY_READ | MAY_WRITE,
+	{ UBLK_U_CMD_GET_PARAMS, false, MAY_READ, ublk_ctrl_get_params },
+	{ UBLK_U_CMD_START_USER_RECOVERY, false, MAY_READ | MAY_WRITE,
 	  ublk_ctrl_start_recovery },
-	{ UBLK_U_CMD_END_USER_RECOVERY, true, MAY_READ | MAY_WRITE,
+	{ UBLK_U_CMD_END_USER_RECOVERY, false, MAY_READ | MAY_WRITE,
 	  ublk_ctrl_end_recovery },
-	{ UBLK_U_CMD_GET_DEV_INFO2, true, MAY_READ, ublk_ctrl_get_dev_info },
-	{ UBLK_U_CMD_GET_FEATURES, false, 0, ublk_ctrl_get_features },
+	{ UBLK_U_CMD_GET_DEV_INFO2, false, MAY_READ, ublk_ctrl_get_dev_info },
+	{ UBLK_U_CMD_GET_FEATURES, true, 0, ublk_ctrl_get_features },
 	{ UBLK_U_CMD_DEL_DEV_ASYNC, false, MAY_READ | MAY_WRITE,
 	  ublk_ctrl_del_dev },
 	{ UBLK_U_CMD_UPDATE_SIZE, false, MAY_READ | MAY_WRITE,
@@ -351,6 +378,13 @@ static const struct ublk_ctrl_op ublk_ctrl_ops[] = {
 	  ublk_ctrl_try_stop_dev },
 };
 
+/*
+ * As mainline: a command is known by its number in the 'u' ioctl space
+ * (the size and direction bits of the encoding are not checked), or by
+ * the bare number with CONFIG_BLKDEV_UBLK_LEGACY_OPCODES.  GET_FEATURES,
+ * which servers send before they know anything about the driver, must
+ * be encoded exactly.
+ */
 static const struct ublk_ctrl_op *ublk_ctrl_find(u32 cmd_op)
 {
 	unsigned int i;
@@ -358,8 +392,7 @@ static const struct ublk_ctrl_op *ublk_ctrl_find(u32 cmd_op)
 	for (i = 0; i < ARRAY_SIZE(ublk_ctrl_ops); i++) {
 		const struct ublk_ctrl_op *op = &ublk_ctrl_ops[i];
 
-		if (cmd_op == op->op ||
-		    (op->legacy && ublk_op_is(cmd_op, op->op)))
+		if (op->exact ? cmd_op == op->op : ublk_op_is(cmd_op, op->op))
 			return op;
 	}
 	return NULL;
@@ -436,11 +469,10 @@ int ublk_ctrl_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags)
 	/* struct ublksrv_ctrl_cmd takes more than a 64-byte SQE has */
 	if (!(issue_flags & IO_URING_F_SQE128))
 		return -EINVAL;
+	/* IORING_URING_CMD_FIXED means nothing here and is ignored */
 	op = ublk_ctrl_find(cmd->cmd_op);
 	if (!op)
 		return -EOPNOTSUPP;
-	if (cmd->flags & IORING_URING_CMD_FIXED)
-		return -EINVAL;
 	if ((issue_flags & IO_URING_F_NONBLOCK) &&
 	    op->op != UBLK_U_CMD_GET_FEATURES)
 		return -EAGAIN;

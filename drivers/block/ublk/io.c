@@ -217,27 +217,21 @@ void ublk_put_io_ref(struct ublk_queue *ubq, struct ublk_io *io)
 	ublk_complete_rq(ubq, io, rq);
 }
 
+/*
+ * Check the fields of a commit.  Errors here refuse the command and
+ * leave the slot to the server.  What only concerns the request being
+ * completed is not refused (mainline completes it): a result larger
+ * than the request counts as all of it, see ublk_commit_result().
+ */
 static int ublk_check_commit(struct ublk_queue *ubq, struct request *rq,
 			     s32 res, u64 addr)
 {
 	enum req_op op = req_op(rq);
 
-	if (res > 0 && (op == REQ_OP_READ || op == REQ_OP_WRITE ||
-			op == REQ_OP_ZONE_APPEND || op == REQ_OP_DRV_IN) &&
-	    res > blk_rq_bytes(rq))
-		return -EINVAL;
-
 	if (ublk_q_user_copy(ubq)) {
 		/* the field is the zone append LBA then, else unused */
 		if (addr && op != REQ_OP_ZONE_APPEND)
 			return -EINVAL;
-		if (op == REQ_OP_ZONE_APPEND && res > 0) {
-			sector_t zone = ubq->dev->params.basic.chunk_sectors;
-
-			if (addr < blk_rq_pos(rq) ||
-			    addr >= blk_rq_pos(rq) + zone)
-				return -EINVAL;
-		}
 		return 0;
 	}
 
@@ -253,6 +247,44 @@ static int ublk_check_commit(struct ublk_queue *ubq, struct request *rq,
 	return ublk_check_buf(ubq, addr);
 }
 
+/*
+ * The result the request completes with.  A READ's data is copied in
+ * from the buffer now; if that faults, the request fails (mainline
+ * completes what it copied, and no server retries a refused commit, so
+ * refusing it would leave the request hanging).  A zone append LBA
+ * outside the request's zone fails the request for the same reason:
+ * storing it would put the data somewhere the writer never asked for.
+ */
+static int ublk_commit_result(struct ublk_queue *ubq, struct request *rq,
+			      s32 res, u64 addr)
+{
+	enum req_op op = req_op(rq);
+
+	if (res <= 0)
+		return res;
+
+	switch (op) {
+	case REQ_OP_READ:
+	case REQ_OP_WRITE:
+	case REQ_OP_DRV_IN:
+		res = min_t(u32, res, blk_rq_bytes(rq));
+		if (op == REQ_OP_READ && !ublk_q_user_copy(ubq) &&
+		    ublk_copy_rq_user(rq, addr, res, ITER_SOURCE))
+			return -EIO;
+		return res;
+	case REQ_OP_ZONE_APPEND: {
+		sector_t zone = ubq->dev->params.basic.chunk_sectors;
+
+		if (addr < blk_rq_pos(rq) || addr >= blk_rq_pos(rq) + zone)
+			return -EIO;
+		rq->__sector = addr;
+		return blk_rq_bytes(rq);
+	}
+	default:
+		return res;
+	}
+}
+
 static int ublk_commit_and_fetch(struct io_uring_cmd *cmd,
 				 unsigned int issue_flags,
 				 struct ublk_queue *ubq, u16 tag, s32 res,
@@ -262,8 +294,12 @@ static int ublk_commit_and_fetch(struct io_uring_cmd *cmd,
 	struct request *rq;
 	int ret;
 
-	if (io->task != current ||
-	    READ_ONCE(io->flags) != UBLK_IO_FLAG_OWNED_BY_SRV)
+	/* as mainline: -EBUSY for a slot whose command the driver holds */
+	if (io->task != current)
+		return -EINVAL;
+	if (READ_ONCE(io->flags) & UBLK_IO_FLAG_ACTIVE)
+		return -EBUSY;
+	if (READ_ONCE(io->flags) != UBLK_IO_FLAG_OWNED_BY_SRV)
 		return -EINVAL;
 	rq = io->req;
 
@@ -271,14 +307,7 @@ static int ublk_commit_and_fetch(struct io_uring_cmd *cmd,
 	if (ret)
 		return ret;
 
-	/* a READ's data: copy it in while the server can still retry */
-	if (res > 0 && req_op(rq) == REQ_OP_READ && !ublk_q_user_copy(ubq) &&
-	    ublk_copy_rq_user(rq, addr, res, ITER_SOURCE))
-		return -EFAULT;
-
-	if (req_op(rq) == REQ_OP_ZONE_APPEND && res > 0)
-		rq->__sector = addr;
-	io->res = res;
+	io->res = ublk_commit_result(ubq, rq, res, addr);
 
 	/*
 	 * Arm the slot with the new command before the request completes:
@@ -346,7 +375,7 @@ static int ublk_need_get_data(struct ublk_queue *ubq, u16 tag, u64 addr)
 		return -EFAULT;
 
 	io->addr = addr;
-	ubq->iods[tag].addr = addr;
+	ublk_iod(ubq, tag)->addr = addr;
 	WRITE_ONCE(io->flags, UBLK_IO_FLAG_OWNED_BY_SRV);
 	return UBLK_IO_RES_OK;
 }
@@ -363,12 +392,18 @@ static int ublk_handle_io_cmd(struct io_uring_cmd *cmd,
 	u32 op = cmd->cmd_op;
 	struct ublk_queue *ubq;
 
+	/*
+	 * As mainline: another ioctl type is not ours; an unknown number
+	 * in ours, or a command of a feature the device does not have
+	 * (zero copy, batches), is -EINVAL.  IORING_URING_CMD_FIXED means
+	 * nothing to these commands and is ignored.
+	 */
+	if (_IOC_TYPE(op) != 'u' &&
+	    !(IS_ENABLED(CONFIG_BLKDEV_UBLK_LEGACY_OPCODES) && _IOC_TYPE(op) == 0))
+		return -EOPNOTSUPP;
 	if (!ublk_op_is(op, UBLK_U_IO_FETCH_REQ) &&
 	    !ublk_op_is(op, UBLK_U_IO_COMMIT_AND_FETCH_REQ) &&
 	    !ublk_op_is(op, UBLK_U_IO_NEED_GET_DATA))
-		return -EOPNOTSUPP;
-	/* no fixed buffers: the data buffer is addr */
-	if (cmd->flags & IORING_URING_CMD_FIXED)
 		return -EINVAL;
 
 	if (q_id >= ub->dev_info.nr_hw_queues)

@@ -128,6 +128,12 @@ static bool ublk_server_ready(struct ublk_device *ub)
  * START_DEV while their queue threads are still submitting FETCH_REQ, so
  * this waits for them, but only while a server is attached: -EBUSY if
  * there is none or it goes away, -EINTR on a signal.
+ *
+ * 6.12 and mainline also wait while no server has /dev/ublkcN open, for
+ * one to come.  A caller whose server died before it opened the device
+ * then sleeps until a signal; here it is told.  Every server we know of
+ * (ublksrv, libublk-rs, SPDK, kublk) opens /dev/ublkcN before it sends
+ * START_DEV or END_USER_RECOVERY.
  */
 static int ublk_wait_server(struct ublk_device *ub)
 {
@@ -445,6 +451,9 @@ int ublk_try_stop_dev(struct ublk_device *ub)
 		else
 			set_bit(UB_STATE_NO_OPEN, &ub->state);
 		mutex_unlock(&disk->open_mutex);
+	} else {
+		/* not started: nothing to stop (mainline's errno) */
+		ret = -ENODEV;
 	}
 	if (!ret) {
 		ublk_stop_disk(ub);
@@ -528,8 +537,9 @@ int ublk_quiesce_dev(struct ublk_device *ub, u64 timeout_ms)
 	if (ub->dev_info.state == UBLK_S_DEV_QUIESCED ||
 	    ub->dev_info.state == UBLK_S_DEV_FAIL_IO)
 		goto out;
+	/* DEAD: not started, or stopped */
 	if (ub->dev_info.state != UBLK_S_DEV_LIVE) {
-		ret = -EBUSY;
+		ret = -ENODEV;
 		goto out;
 	}
 
@@ -570,8 +580,13 @@ int ublk_update_size(struct ublk_device *ub, u64 sectors)
 	else if (ublk_dev_zoned(ub))
 		/* the zones are fixed by the parameters */
 		ret = -EOPNOTSUPP;
-	/* a started disk has validated basic parameters: shift >= 9 */
-	else if (!sectors || sectors > (U64_MAX >> SECTOR_SHIFT) ||
+	/*
+	 * A started disk has validated basic parameters: shift >= 9.  0
+	 * empties the disk, as mainline allows; a size that is not whole
+	 * logical blocks is refused (mainline takes it), since I/O comes
+	 * in whole blocks and the last part block could never be reached.
+	 */
+	else if (sectors > (U64_MAX >> SECTOR_SHIFT) ||
 		 !IS_ALIGNED(sectors, 1ULL << (ub->params.basic.logical_bs_shift -
 					       SECTOR_SHIFT)))
 		ret = -EINVAL;
@@ -599,8 +614,9 @@ int ublk_start_recovery(struct ublk_device *ub)
 {
 	int ret;
 
+	/* -EINVAL as 6.12 and mainline, which see a device that stops */
 	if (!ublk_dev_recovery(ub))
-		return -EOPNOTSUPP;
+		return -EINVAL;
 
 	mutex_lock(&ub->mutex);
 	ret = ublk_check_recovering(ub);
@@ -616,7 +632,7 @@ int ublk_end_recovery(struct ublk_device *ub, int srv_pid)
 	int ret;
 
 	if (!ublk_dev_recovery(ub))
-		return -EOPNOTSUPP;
+		return -EINVAL;
 
 	ret = ublk_lock_when_ready(ub, ublk_check_recovering);
 	if (ret)

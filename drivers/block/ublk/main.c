@@ -155,7 +155,8 @@ static int ublk_alloc_queues(struct ublk_device *ub)
 		ubq->q_depth = depth;
 		ub->queues[i] = ubq;
 
-		ubq->iods = vmalloc_user(ublk_iods_size(depth));
+		ubq->iod_size = ub->dev_info.io_desc_size;
+		ubq->iods = vmalloc_user(ublk_iods_size(depth, ubq->iod_size));
 		if (!ubq->iods)
 			return -ENOMEM;
 		ubq->dev = ub;
@@ -258,6 +259,7 @@ int ublk_add_dev(struct ublksrv_ctrl_dev_info *info, void __user *argp)
 		.nr_hw_queues		= nr_queues,
 		.queue_depth		= info->queue_depth,
 		.state			= UBLK_S_DEV_DEAD,
+		.io_desc_size		= info->io_desc_size,
 		.max_io_buf_bytes	= round_down(info->max_io_buf_bytes,
 						     PAGE_SIZE),
 		.dev_id			= ub->ub_number,
@@ -266,6 +268,10 @@ int ublk_add_dev(struct ublksrv_ctrl_dev_info *info, void __user *argp)
 		.ublksrv_flags		= info->ublksrv_flags,
 		.owner_uid		= from_kuid(&init_user_ns, uid),
 		.owner_gid		= from_kgid(&init_user_ns, gid),
+		/* unused; kept as the server wrote them, as 6.12 keeps them */
+		.pad1			= info->pad1,
+		.reserved1		= info->reserved1,
+		.reserved2		= info->reserved2,
 	};
 	ub->nr_ios = nr_queues * info->queue_depth;
 

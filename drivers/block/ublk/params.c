@@ -12,11 +12,6 @@
 
 #include "ublk.h"
 
-static bool ublk_zeroed(const void *p, size_t len)
-{
-	return !memchr_inv(p, 0, len);
-}
-
 /* a mask the queue limits can hold: 2^n - 1 in an unsigned long */
 static bool ublk_valid_mask(u64 mask)
 {
@@ -28,14 +23,16 @@ static int ublk_validate_basic(const struct ublk_device *ub,
 {
 	unsigned int lbs_sectors;
 
-	if (p->attrs & ~(UBLK_ATTR_READ_ONLY | UBLK_ATTR_ROTATIONAL |
-			 UBLK_ATTR_VOLATILE_CACHE | UBLK_ATTR_FUA))
-		return -EINVAL;
+	/* attributes this driver does not know are ignored, as on mainline */
 
 	/* block sizes from 512 bytes to a page */
 	if (p->logical_bs_shift < SECTOR_SHIFT ||
 	    p->logical_bs_shift > PAGE_SHIFT)
 		return -EINVAL;
+	/*
+	 * Mainline checks no upper bound; a shift of 32 or more would be
+	 * undefined when the limits are built, and no server sends one.
+	 */
 	if (p->physical_bs_shift < p->logical_bs_shift ||
 	    p->physical_bs_shift > 31 || p->io_min_shift > 31 ||
 	    p->io_opt_shift > 31)
@@ -46,7 +43,12 @@ static int ublk_validate_basic(const struct ublk_device *ub,
 	    p->max_sectors > ub->dev_info.max_io_buf_bytes >> SECTOR_SHIFT)
 		return -EINVAL;
 
-	/* I/O is split at chunk boundaries: whole blocks only */
+	/*
+	 * Stricter than mainline, which leaves these to the block layer:
+	 * I/O is split at chunk boundaries, so a chunk of part of a block
+	 * would split blocks, and a virtual boundary that is not 2^n - 1
+	 * breaks segment merging.
+	 */
 	lbs_sectors = 1U << (p->logical_bs_shift - SECTOR_SHIFT);
 	if (p->chunk_sectors % lbs_sectors)
 		return -EINVAL;
@@ -56,10 +58,14 @@ static int ublk_validate_basic(const struct ublk_device *ub,
 	return 0;
 }
 
+/*
+ * The pad and reserved bytes of the parameter structs are not checked,
+ * as mainline does not check them: ublksrv's copy of the header lays
+ * out ublk_param_zoned with 8-byte alignment, which moves the zoned and
+ * DMA parameters 4 bytes up, so its DMA alignment lands in dma.pad.
+ */
 static int ublk_validate_discard(const struct ublk_param_discard *p)
 {
-	if (p->reserved0)
-		return -EINVAL;
 	/* one range per request */
 	if (p->max_discard_sectors && p->max_discard_segments != 1)
 		return -EINVAL;
@@ -70,8 +76,6 @@ static int ublk_validate_discard(const struct ublk_param_discard *p)
 
 static int ublk_validate_dma_align(const struct ublk_param_dma_align *p)
 {
-	if (!ublk_zeroed(p->pad, sizeof(p->pad)))
-		return -EINVAL;
 	/* alignment + 1 is a power of two, below a page */
 	if (p->alignment >= PAGE_SIZE || !is_power_of_2(p->alignment + 1ULL))
 		return -EINVAL;
@@ -81,16 +85,21 @@ static int ublk_validate_dma_align(const struct ublk_param_dma_align *p)
 static int ublk_validate_segment(const struct ublk_param_basic *b,
 				 const struct ublk_param_segment *p)
 {
+	/*
+	 * The block layer wants at least a page per segment; mainline's
+	 * UBLK_MIN_SEGMENT_SIZE is that page only where pages are 4k.
+	 */
 	u64 min_boundary = max_t(u64, UBLK_MIN_SEGMENT_SIZE, PAGE_SIZE) - 1;
 
-	if (!ublk_zeroed(p->pad, sizeof(p->pad)))
-		return -EINVAL;
 	if (p->seg_boundary_mask < min_boundary ||
 	    !ublk_valid_mask(p->seg_boundary_mask))
 		return -EINVAL;
 	if (p->max_segment_size < max_t(u32, UBLK_MIN_SEGMENT_SIZE, PAGE_SIZE))
 		return -EINVAL;
-	/* a virtual boundary implies unlimited segments: not both */
+	/*
+	 * A virtual boundary implies unlimited segments: not both (the
+	 * block layer of later kernels refuses the pair with a warning).
+	 */
 	if (b->virt_boundary_mask && p->max_segment_size != UINT_MAX)
 		return -EINVAL;
 	return 0;
@@ -101,6 +110,7 @@ int ublk_validate_params(const struct ublk_device *ub,
 {
 	int ret;
 
+	/* DEVT is read-only, INTEGRITY needs UBLK_F_INTEGRITY */
 	if (p->types & ~UBLK_PARAM_TYPE_SUPPORTED)
 		return -EINVAL;
 	/* the basic parameters are mandatory */

@@ -45,7 +45,7 @@ bool ublk_rq_has_data(const struct request *rq)
 /* fill the slot's descriptor; the server reads it after delivery */
 static blk_status_t ublk_setup_iod(struct ublk_queue *ubq, struct request *rq)
 {
-	struct ublksrv_io_desc *iod = &ubq->iods[rq->tag];
+	struct ublksrv_io_desc *iod = ublk_iod(ubq, rq->tag);
 	struct ublk_rq_data *pdu;
 	u32 op;
 

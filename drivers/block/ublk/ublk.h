@@ -57,13 +57,10 @@
 /* the largest request a slot's buffer may hold: what user copy can address */
 #define UBLK_MAX_IO_BUF_BYTES	BIT(UBLK_IO_BUF_BITS)
 
-/* every feature bit the ABI defines (mainline's UBLK_F_*) */
-#define UBLK_F_DEFINED		GENMASK_ULL(19, 0)
-
 /*
  * The features this driver implements.  UBLK_U_CMD_GET_FEATURES reports
- * exactly these; ADD_DEV drops other defined bits from the flags it
- * returns, and refuses undefined ones.
+ * exactly these; ADD_DEV drops every other bit from the flags it
+ * returns.
  */
 #define UBLK_F_SUPPORTED	(UBLK_F_URING_CMD_COMP_IN_TASK |	\
 				 UBLK_F_NEED_GET_DATA |			\
@@ -79,7 +76,13 @@
 				 UBLK_F_QUIESCE |			\
 				 UBLK_F_PER_IO_DAEMON |			\
 				 UBLK_F_SAFE_STOP_DEV |			\
-				 UBLK_F_NO_AUTO_PART_SCAN)
+				 UBLK_F_NO_AUTO_PART_SCAN |		\
+				 UBLK_F_IO_DESC_SIZE)
+
+/* UBLK_F_IO_DESC_SIZE: the sizes a server may choose for a descriptor */
+#define UBLK_IO_DESC_SIZE_MIN	sizeof(struct ublksrv_io_desc)
+#define UBLK_IO_DESC_SIZE_MAX	256
+#define UBLK_IO_DESC_SIZE_ALIGN	__alignof__(struct ublksrv_io_desc)
 
 /* set on every device, whatever the server asked for */
 #define UBLK_F_ALWAYS		(UBLK_F_URING_CMD_COMP_IN_TASK |	\
@@ -180,12 +183,16 @@ enum {
 struct ublk_queue {
 	/* read-mostly, used for every request */
 	struct ublk_device	*dev;
-	/* the descriptors the server maps read-only, one per tag */
-	struct ublksrv_io_desc	*iods;
+	/*
+	 * The descriptors the server maps read-only, one per tag, @iod_size
+	 * (dev_info.io_desc_size) bytes apart; see ublk_iod().
+	 */
+	void			*iods;
 	/* ub->dev_info.flags, fixed at ADD_DEV */
 	u64			flags;
 	u16			q_id;
 	u16			q_depth;
+	u16			iod_size;
 	/*
 	 * UBLK_NOSRV_*.  Written under ub->cancel_mutex with the blk-mq
 	 * queue quiesced (or before the disk exists), so a queue_rq() run
@@ -343,23 +350,34 @@ static inline bool ublk_q_zoned(const struct ublk_queue *ubq)
 	return ubq->flags & UBLK_F_ZONED;
 }
 
-/* bytes of one queue's descriptor array, as mapped */
-static inline size_t ublk_iods_size(unsigned int depth)
+/* the descriptor of slot @tag; the bytes after it stay zero */
+static inline struct ublksrv_io_desc *ublk_iod(const struct ublk_queue *ubq,
+					       unsigned int tag)
 {
-	return round_up(depth * sizeof(struct ublksrv_io_desc), PAGE_SIZE);
+	return ubq->iods + (size_t)tag * ubq->iod_size;
+}
+
+/* bytes of one queue's descriptor array, as mapped */
+static inline size_t ublk_iods_size(unsigned int depth, unsigned int iod_size)
+{
+	return round_up((size_t)depth * iod_size, PAGE_SIZE);
 }
 
 /* distance between two queues' arrays in the mmap offset space */
-static inline size_t ublk_iods_stride(void)
+static inline size_t ublk_iods_stride(unsigned int iod_size)
 {
-	return ublk_iods_size(UBLK_MAX_QUEUE_DEPTH);
+	return ublk_iods_size(UBLK_MAX_QUEUE_DEPTH, iod_size);
 }
 
-/* is @cmd_op the ioctl encoding @u_op, or (legacy) its bare number? */
+/*
+ * Is @cmd_op the command @u_op?  As on mainline, a command is its number
+ * in the 'u' ioctl space, whatever the size and direction bits say, or
+ * (CONFIG_BLKDEV_UBLK_LEGACY_OPCODES) the bare number.
+ */
 static inline bool ublk_op_is(u32 cmd_op, u32 u_op)
 {
-	if (cmd_op == u_op)
-		return true;
+	if (_IOC_TYPE(cmd_op) == 'u')
+		return _IOC_NR(cmd_op) == _IOC_NR(u_op);
 	return IS_ENABLED(CONFIG_BLKDEV_UBLK_LEGACY_OPCODES) &&
 		cmd_op == _IOC_NR(u_op);
 }

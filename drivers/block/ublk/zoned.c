@@ -21,8 +21,7 @@ int ublk_validate_zoned_params(const struct ublk_device *ub,
 	u64 zone = p->basic.chunk_sectors;
 	u64 nr_zones;
 
-	if (memchr_inv(z->reserved, 0, sizeof(z->reserved)))
-		return -EINVAL;
+	/* z->reserved is not checked, see ublk_validate_discard() */
 	/* the zone size is the chunk size, a power of two */
 	if (!zone || !is_power_of_2(zone))
 		return -EINVAL;

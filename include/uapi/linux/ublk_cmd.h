@@ -153,8 +153,10 @@
 
 /*
  * mmap offset of queue q's descriptor array: UBLKSRV_CMD_BUF_OFFSET plus
- * q times the size of an array of UBLK_MAX_QUEUE_DEPTH descriptors,
- * rounded up to a page, whatever the device's queue depth
+ * q times the size of an array of UBLK_MAX_QUEUE_DEPTH descriptors
+ * (of io_desc_size bytes each), rounded up to a page, whatever the
+ * device's queue depth.  The mapping is the queue's queue_depth
+ * descriptors, rounded up to a page.
  */
 #define UBLKSRV_CMD_BUF_OFFSET	0
 #define UBLKSRV_IO_BUF_OFFSET	0x80000000
@@ -300,6 +302,18 @@
  */
 #define UBLK_F_SHMEM_ZC			(1ULL << 19)
 
+/*
+ * The server chooses the size of a descriptor (struct ublksrv_io_desc
+ * and padding after it) in ublksrv_ctrl_dev_info.io_desc_size at
+ * ADD_DEV: at least sizeof(struct ublksrv_io_desc), a multiple of 8, at
+ * most 256.  Descriptor t of a queue is then t * io_desc_size bytes into
+ * the queue's array, and every size and offset of the descriptor mmap
+ * (see UBLKSRV_CMD_BUF_OFFSET) scales with it.  The padding reads as
+ * zero.  Without this flag a descriptor is sizeof(struct
+ * ublksrv_io_desc) bytes and ADD_DEV reports that size in io_desc_size.
+ */
+#define UBLK_F_IO_DESC_SIZE		(1ULL << 20)
+
 /* device states, in ublksrv_ctrl_dev_info.state */
 #define UBLK_S_DEV_DEAD		0
 #define UBLK_S_DEV_LIVE		1
@@ -337,7 +351,8 @@ struct ublksrv_ctrl_dev_info {
 	__u16	nr_hw_queues;
 	__u16	queue_depth;
 	__u16	state;
-	__u16	pad0;
+	/* bytes per descriptor in the mmapped arrays, see UBLK_F_IO_DESC_SIZE */
+	__u16	io_desc_size;
 
 	__u32	max_io_buf_bytes;
 	__u32	dev_id;

@@ -48,7 +48,7 @@
 			 UBLK_F_USER_COPY | UBLK_F_USER_RECOVERY_FAIL_IO | \
 			 UBLK_F_PER_IO_DAEMON | UBLK_F_UPDATE_SIZE | \
 			 UBLK_F_QUIESCE | UBLK_F_SAFE_STOP_DEV | \
-			 UBLK_F_NO_AUTO_PART_SCAN)
+			 UBLK_F_NO_AUTO_PART_SCAN | UBLK_F_IO_DESC_SIZE)
 #define F_NOT_YET	(UBLK_F_SUPPORT_ZERO_COPY | UBLK_F_AUTO_BUF_REG | \
 			 UBLK_F_BUF_REG_OFF_DAEMON | UBLK_F_BATCH_IO | \
 			 UBLK_F_INTEGRITY | UBLK_F_SHMEM_ZC)
@@ -373,13 +373,10 @@ static void zoned_io(struct worker *w, int tag, const struct ublksrv_io_desc *io
 		res = n * sizeof(zones[0]);
 		if (pwrite(s->cdev, zones, res, uc_pos(w->q_id, tag)) != res)
 			res = -EIO;
-		if (w->probe_report) {
-			/* more than the request can hold: refused */
+		if (w->probe_report && res > 0) {
+			/* more than the request can hold: counts as all */
 			w->probe_report = false;
-			prep_io(get_sqe(&w->ring), s->cdev,
-				UBLK_U_IO_COMMIT_AND_FETCH_REQ, w->q_id, tag,
-				iod->nr_zones * sizeof(zones[0]) + 64, 0,
-				UD_PROBE | 2);
+			res = iod->nr_zones * sizeof(zones[0]) + 64;
 		}
 		break;
 	}
@@ -391,7 +388,7 @@ static void *worker_fn(void *arg)
 {
 	struct worker *w = arg;
 	struct server *s = w->srv;
-	int q = w->q_id, live = 0, tag;
+	int q = w->q_id, live = 0, tag, res;
 
 	if (io_uring_queue_init(s->depth + 4, &w->ring, 0))
 		die("worker ring");
@@ -439,13 +436,11 @@ static void *worker_fn(void *arg)
 				zoned_io(w, tag, iod);
 				continue;
 			}
-			if (w->probe_bad_commit) {
-				/* more than the request has: refused */
+			res = io_res(iod);
+			if (w->probe_bad_commit && res > 0) {
+				/* more than the request has: counts as all */
 				w->probe_bad_commit = false;
-				prep_io(get_sqe(&w->ring), s->cdev,
-					UBLK_U_IO_COMMIT_AND_FETCH_REQ, q, tag,
-					(iod->nr_sectors << 9) + 512,
-					tag_buf(s, q, tag), UD_PROBE | 0);
+				res += 512;
 			}
 			if (w->probe_foreign) {
 				/* the next tag, the other worker's */
@@ -457,7 +452,7 @@ static void *worker_fn(void *arg)
 			}
 			prep_io(get_sqe(&w->ring), s->cdev,
 				UBLK_U_IO_COMMIT_AND_FETCH_REQ, q, tag,
-				io_res(iod), tag_buf(s, q, tag), tag);
+				res, tag_buf(s, q, tag), tag);
 		}
 		io_uring_cq_advance(&w->ring, seen);
 	}
@@ -549,7 +544,7 @@ static void check_features(void)
 	       "features %#llx include %#llx", (unsigned long long)f,
 	       (unsigned long long)F_EXPECTED);
 	report(!(f & F_NOT_YET), "features report nothing unimplemented");
-	report(!(f & ~((1ULL << 20) - 1)), "features are all defined bits");
+	report(!(f & ~((1ULL << 21) - 1)), "features are all defined bits");
 }
 
 static void check_ctrl_opcodes(void)
@@ -566,9 +561,13 @@ static void check_ctrl_opcodes(void)
 	       -EOPNOTSUPP, "control opcode of another ioctl type");
 	expect(ctrl(&(struct ctrl){ .op = 0x13, .queue_id = -1 }),
 	       -EOPNOTSUPP, "GET_FEATURES as a bare number");
+	/* as mainline: the number counts, not the size bits of the encoding */
 	expect(ctrl(&(struct ctrl){ .op = _IOR('u', UBLK_CMD_GET_DEV_INFO, __u64),
+				   .dev_id = 1000000, .queue_id = -1 }),
+	       -ENODEV, "GET_DEV_INFO encoded with a wrong size (known)");
+	expect(ctrl(&(struct ctrl){ .op = _IOR('u', 0x13, __u64),
 				   .queue_id = -1 }),
-	       -EOPNOTSUPP, "GET_DEV_INFO encoded with a wrong size");
+	       -EOPNOTSUPP, "GET_FEATURES encoded with a wrong size");
 
 	/* control commands need 128-byte SQEs */
 	if (io_uring_queue_init(4, &ring64, 0))
@@ -594,10 +593,7 @@ static const char *const add_cases[] = {
 	"ADD_DEV with 4097 queues",
 	"ADD_DEV with depth 0",
 	"ADD_DEV with depth 4097",
-	"ADD_DEV with a 0-byte buffer",
-	"ADD_DEV with a 64 MiB buffer",
 	"ADD_DEV with dev_id 2^20",
-	"ADD_DEV with an undefined flag",
 	"ADD_DEV with REISSUE but no RECOVERY",
 	"ADD_DEV with FAIL_IO but no RECOVERY",
 	"ADD_DEV with REISSUE and FAIL_IO",
@@ -612,18 +608,15 @@ static void add_case(int n, struct ublksrv_ctrl_dev_info *i)
 	case 1: i->nr_hw_queues = 4097; break;
 	case 2: i->queue_depth = 0; break;
 	case 3: i->queue_depth = 4097; break;
-	case 4: i->max_io_buf_bytes = 0; break;
-	case 5: i->max_io_buf_bytes = 64 << 20; break;
-	case 6: i->dev_id = 1 << 20; break;
-	case 7: i->flags = 1ULL << 40; break;
-	case 8: i->flags = UBLK_F_USER_RECOVERY_REISSUE; break;
-	case 9: i->flags = UBLK_F_USER_RECOVERY_FAIL_IO; break;
-	case 10:
+	case 4: i->dev_id = 1 << 20; break;
+	case 5: i->flags = UBLK_F_USER_RECOVERY_REISSUE; break;
+	case 6: i->flags = UBLK_F_USER_RECOVERY_FAIL_IO; break;
+	case 7:
 		i->flags = UBLK_F_USER_RECOVERY | UBLK_F_USER_RECOVERY_REISSUE |
 			   UBLK_F_USER_RECOVERY_FAIL_IO;
 		break;
-	case 11: i->flags = UBLK_F_ZONED; break;
-	case 12: i->flags = UBLK_F_QUIESCE; break;
+	case 8: i->flags = UBLK_F_ZONED; break;
+	case 9: i->flags = UBLK_F_QUIESCE; break;
 	}
 }
 
@@ -637,7 +630,7 @@ static void check_add_dev(void)
 	int id, id2, ret;
 
 	for (n = 0; n < sizeof(add_cases) / sizeof(add_cases[0]); n++) {
-		if (n == 11 && !(features & UBLK_F_ZONED))
+		if (n == 8 && !(features & UBLK_F_ZONED))
 			continue;
 		info = good;
 		add_case(n, &info);
@@ -689,6 +682,53 @@ static void check_add_dev(void)
 	report(info.nr_hw_queues >= 1 && info.nr_hw_queues <= 64 &&
 	       info.nr_hw_queues <= sysconf(_SC_NPROCESSORS_CONF),
 	       "ADD_DEV caps the queues at the CPUs (%u)", info.nr_hw_queues);
+	del_dev(id);
+
+	/*
+	 * A flag this driver does not know is dropped, not refused: the
+	 * flags handed back are how a newer server learns what it got.
+	 */
+	id = add_dev(UBLK_F_USER_COPY | (1ULL << 40) | (1ULL << 41), 1, 8, &info);
+	expect(id < 0 ? id : 0, 0, "ADD_DEV with flags this driver does not know");
+	if (id < 0)
+		return;
+	report((info.flags & UBLK_F_USER_COPY) &&
+	       !(info.flags & ((1ULL << 40) | (1ULL << 41))),
+	       "ADD_DEV drops the unknown flags, keeps the rest (%#llx)",
+	       (unsigned long long)info.flags);
+	del_dev(id);
+
+	/* the fields the driver does not use come back as the server wrote them */
+	info = good;
+	info.ublksrv_flags = 0x1234567890ULL;
+	info.pad1 = 5;
+	info.reserved1 = 6;
+	info.reserved2 = 7;
+	ret = add_dev_info(&info);
+	expect(ret, 0, "ADD_DEV with ublksrv_flags and reserved fields set");
+	if (ret)
+		return;
+	id = info.dev_id;
+	report(info.ublksrv_flags == 0x1234567890ULL && info.pad1 == 5 &&
+	       info.reserved1 == 6 && info.reserved2 == 7,
+	       "ADD_DEV hands ublksrv_flags, pad1, reserved1/2 back as written");
+	memset(&info, 0, sizeof(info));
+	get_info(id, &info);
+	report(info.ublksrv_flags == 0x1234567890ULL && info.reserved2 == 7,
+	       "GET_DEV_INFO reads them back");
+
+	/* a buffer size above what user copy can address is cut down */
+	del_dev(id);
+	info = good;
+	info.max_io_buf_bytes = 64 << 20;
+	ret = add_dev_info(&info);
+	expect(ret, 0, "ADD_DEV with a 64 MiB buffer");
+	if (ret)
+		return;
+	id = info.dev_id;
+	report(info.max_io_buf_bytes == 1U << UBLK_IO_BUF_BITS,
+	       "ADD_DEV cuts a 64 MiB buffer to %u (got %u)",
+	       1U << UBLK_IO_BUF_BITS, info.max_io_buf_bytes);
 
 	/* a taken dev_id */
 	info.dev_id = id;
@@ -704,6 +744,88 @@ static void check_add_dev(void)
 	       "DEL_DEV twice");
 }
 
+/*
+ * UBLK_F_IO_DESC_SIZE: the server picks the descriptor size (24 to 256
+ * bytes, a multiple of 8), and every mmap size and offset scales with it;
+ * without the flag the driver says 24, whatever the field held.
+ */
+static void check_io_desc_size(void)
+{
+	static const __u16 bad[] = { 0, 16, 20, 25, 28, 257, 264, 512 };
+	struct ublksrv_ctrl_dev_info info = {
+		.nr_hw_queues = 2, .queue_depth = 8,
+		.max_io_buf_bytes = BUF_SIZE, .dev_id = -1,
+	};
+	size_t pg = sysconf(_SC_PAGESIZE), len, stride;
+	char path[64], what[96];
+	unsigned int n;
+	void *iods;
+	int id, cdev, ret;
+
+	for (n = 0; n < sizeof(bad) / sizeof(bad[0]); n++) {
+		info.dev_id = -1;
+		info.flags = UBLK_F_IO_DESC_SIZE;
+		info.io_desc_size = bad[n];
+		ret = add_dev_info(&info);
+		if (ret >= 0)
+			del_dev(info.dev_id);
+		snprintf(what, sizeof(what), "ADD_DEV with io_desc_size %u", bad[n]);
+		expect(ret, -EINVAL, what);
+	}
+
+	/* not asked for: the driver's size, whatever the field said */
+	info.dev_id = -1;
+	info.flags = 0;
+	info.io_desc_size = 99;
+	ret = add_dev_info(&info);
+	expect(ret, 0, "ADD_DEV with io_desc_size 99 but no IO_DESC_SIZE");
+	if (!ret) {
+		report(info.io_desc_size == sizeof(struct ublksrv_io_desc),
+		       "without IO_DESC_SIZE the driver reports %zu (got %u)",
+		       sizeof(struct ublksrv_io_desc), info.io_desc_size);
+		del_dev(info.dev_id);
+	}
+
+	info.dev_id = -1;
+	info.flags = UBLK_F_IO_DESC_SIZE;
+	info.io_desc_size = 64;
+	id = add_dev_info(&info);
+	expect(id, 0, "ADD_DEV with io_desc_size 64");
+	if (id)
+		return;
+	id = info.dev_id;
+	report(info.io_desc_size == 64 && (info.flags & UBLK_F_IO_DESC_SIZE),
+	       "ADD_DEV keeps io_desc_size 64 (got %u, flags %#llx)",
+	       info.io_desc_size, (unsigned long long)info.flags);
+	memset(&info, 0, sizeof(info));
+	get_info(id, &info);
+	report(info.io_desc_size == 64, "GET_DEV_INFO reads io_desc_size 64 back (got %u)",
+	       info.io_desc_size);
+
+	snprintf(path, sizeof(path), "/dev/ublkc%d", id);
+	cdev = open(path, O_RDWR);
+	if (cdev < 0)
+		die(path);
+	len = (8 * 64 + pg - 1) / pg * pg;
+	stride = (UBLK_MAX_QUEUE_DEPTH * 64 + pg - 1) / pg * pg;
+	iods = mmap(NULL, len, PROT_READ, MAP_SHARED, cdev, stride);
+	expect(iods == MAP_FAILED ? -errno : 0, 0,
+	       "an mmap of queue 1 at the 64-byte stride");
+	if (iods != MAP_FAILED)
+		munmap(iods, len);
+	/* with the 24-byte stride that offset is queue 0 */
+	iods = mmap(NULL, len, PROT_READ, MAP_SHARED, cdev, iods_offset(1));
+	expect(iods == MAP_FAILED ? -errno : 0, 0,
+	       "an mmap at the 24-byte stride maps queue 0");
+	if (iods != MAP_FAILED)
+		munmap(iods, len);
+	iods = mmap(NULL, len, PROT_READ, MAP_SHARED, cdev, 2 * stride);
+	expect(iods == MAP_FAILED ? -errno : 0, -EINVAL,
+	       "an mmap of queue 2 of 2 at the 64-byte stride");
+	close(cdev);
+	del_dev(id);
+}
+
 static int params_op(__u32 op, __u32 id, struct ublk_params *p, __u16 len)
 {
 	return ctrl(&(struct ctrl){ .op = op, .dev_id = id, .queue_id = -1,
@@ -714,7 +836,7 @@ static int params_op(__u32 op, __u32 id, struct ublk_params *p, __u16 len)
 static const char *const param_cases[] = {
 	"no types",
 	"no BASIC",
-	"an undefined type",
+	"only a type this driver does not know",
 	"INTEGRITY",
 	"DEVT (read-only)",
 	"a 256-byte block",
@@ -724,7 +846,7 @@ static const char *const param_cases[] = {
 	"io_opt of 2^40",
 	"max_sectors above the buffer",
 	"max_sectors below a page",
-	"an undefined attribute",
+	"io_min of 2^32",
 	"a virt boundary of 0x1000",
 	"a chunk of part of a block",
 	"two discard segments",
@@ -745,7 +867,7 @@ static void param_case(int n, struct ublk_params *p)
 		p->types = UBLK_PARAM_TYPE_DISCARD;
 		p->discard.discard_granularity = 4096;
 		break;
-	case 2: p->types |= 1 << 7; break;
+	case 2: p->types = 1 << 7; break;
 	case 3: p->types |= UBLK_PARAM_TYPE_INTEGRITY; break;
 	case 4: p->types |= UBLK_PARAM_TYPE_DEVT; break;
 	case 5: p->basic.logical_bs_shift = 8; break;
@@ -758,7 +880,7 @@ static void param_case(int n, struct ublk_params *p)
 	case 9: p->basic.io_opt_shift = 40; break;
 	case 10: p->basic.max_sectors = (BUF_SIZE >> 9) + 8; break;
 	case 11: p->basic.max_sectors = 4; break;
-	case 12: p->basic.attrs = 1 << 5; break;
+	case 12: p->basic.io_min_shift = 32; break;
 	case 13: p->basic.virt_boundary_mask = 0x1000; break;
 	case 14:
 		p->basic.logical_bs_shift = 12;
@@ -806,6 +928,44 @@ static void check_params(int id)
 		expect(set_params(id, &p), -EINVAL, what);
 	}
 
+	/*
+	 * What mainline ignores is ignored: types and attributes this driver
+	 * does not know (dropped), pad and reserved bytes.  ublksrv's
+	 * header puts its DMA alignment where dma.pad is.
+	 */
+	basic_params(&p, 1 << 20);
+	p.types |= (1 << 7) | (1 << 12) | UBLK_PARAM_TYPE_DISCARD |
+		   UBLK_PARAM_TYPE_DMA_ALIGN | UBLK_PARAM_TYPE_SEGMENT;
+	p.basic.attrs = UBLK_ATTR_VOLATILE_CACHE | (1 << 5) | (1U << 31);
+	p.discard.discard_granularity = 4096;
+	p.discard.max_discard_sectors = 8388607;
+	p.discard.max_discard_segments = 1;
+	p.discard.reserved0 = 7;
+	p.dma.alignment = 0;
+	p.dma.pad[0] = 0xff;
+	p.dma.pad[1] = 0x01;
+	p.seg.seg_boundary_mask = 0xffffffff;
+	p.seg.max_segment_size = 65536;
+	p.seg.max_segments = 128;
+	p.seg.pad[1] = 9;
+	expect(set_params(id, &p), 0,
+	       "SET_PARAMS with unknown types and attributes, pads set");
+	memset(&got, 0, sizeof(got));
+	got.len = sizeof(got);
+	params_op(UBLK_U_CMD_GET_PARAMS, id, &got, sizeof(got));
+	report(!(got.types & ((1 << 7) | (1 << 12))) &&
+	       (got.types & UBLK_PARAM_TYPE_DMA_ALIGN) &&
+	       got.seg.max_segments == 128,
+	       "GET_PARAMS shows the unknown types dropped (types %#x)", got.types);
+	/* an nvme-like set: a virtual boundary, unlimited segment size */
+	basic_params(&p, 1 << 20);
+	p.types |= UBLK_PARAM_TYPE_SEGMENT;
+	p.basic.virt_boundary_mask = 4095;
+	p.seg.seg_boundary_mask = 0xffffffff;
+	p.seg.max_segment_size = 0xffffffff;
+	p.seg.max_segments = 127;
+	expect(set_params(id, &p), 0, "SET_PARAMS with a virt boundary and SEGMENT");
+
 	basic_params(&p, 1 << 20);
 	expect(params_op(UBLK_U_CMD_SET_PARAMS, id, &p, 8), -EINVAL,
 	       "SET_PARAMS with a buffer of just the header");
@@ -833,9 +993,9 @@ static void check_params(int id)
 	got.len = sizeof(got);
 	expect(params_op(UBLK_U_CMD_GET_PARAMS, id, &got, 8), -EINVAL,
 	       "GET_PARAMS with a buffer of just the header");
-	got.len = 4;
+	got.len = 0;
 	expect(params_op(UBLK_U_CMD_GET_PARAMS, id, &got, sizeof(got)), -EINVAL,
-	       "GET_PARAMS with params.len 4");
+	       "GET_PARAMS with params.len 0");
 	got.len = sizeof(got);
 	expect(params_op(UBLK_U_CMD_GET_PARAMS, id, &got, sizeof(got)), 0,
 	       "GET_PARAMS");
@@ -894,23 +1054,23 @@ static void check_dead_dev_cmds(int id, int rec_id)
 	       "START_DEV with server pid 0");
 	expect(ctrl_simple(UBLK_U_CMD_START_DEV, id, getpid()), -EBUSY,
 	       "START_DEV with no server");
-	expect(ctrl_simple(UBLK_U_CMD_START_USER_RECOVERY, id, 0), -EOPNOTSUPP,
+	expect(ctrl_simple(UBLK_U_CMD_START_USER_RECOVERY, id, 0), -EINVAL,
 	       "START_USER_RECOVERY without USER_RECOVERY");
 	expect(ctrl_simple(UBLK_U_CMD_END_USER_RECOVERY, id, getpid()),
-	       -EOPNOTSUPP, "END_USER_RECOVERY without USER_RECOVERY");
+	       -EINVAL, "END_USER_RECOVERY without USER_RECOVERY");
 	expect(ctrl_simple(UBLK_U_CMD_START_USER_RECOVERY, rec_id, 0), -EBUSY,
 	       "START_USER_RECOVERY of a device never started");
 	expect(ctrl_simple(UBLK_U_CMD_END_USER_RECOVERY, rec_id, 0), -EINVAL,
 	       "END_USER_RECOVERY with server pid 0");
 	expect(ctrl_simple(UBLK_U_CMD_QUIESCE_DEV, id, 0), -EOPNOTSUPP,
 	       "QUIESCE_DEV without QUIESCE");
-	expect(ctrl_simple(UBLK_U_CMD_QUIESCE_DEV, rec_id, 0), -EBUSY,
+	expect(ctrl_simple(UBLK_U_CMD_QUIESCE_DEV, rec_id, 0), -ENODEV,
 	       "QUIESCE_DEV of a device never started");
 	expect(ctrl_simple(UBLK_U_CMD_UPDATE_SIZE, id, 2048), -EBUSY,
 	       "UPDATE_SIZE of a device not started");
 	expect(ctrl_simple(UBLK_U_CMD_UPDATE_SIZE, 1000000, 2048), -ENODEV,
 	       "UPDATE_SIZE of a dev_id that does not exist");
-	expect(ctrl_simple(UBLK_U_CMD_TRY_STOP_DEV, id, 0), 0,
+	expect(ctrl_simple(UBLK_U_CMD_TRY_STOP_DEV, id, 0), -ENODEV,
 	       "TRY_STOP_DEV of a device not started");
 	expect(ctrl_simple(UBLK_U_CMD_STOP_DEV, id, 0), 0,
 	       "STOP_DEV of a device not started");
@@ -927,8 +1087,7 @@ static void check_live_lifecycle(int id)
 	__u64 size = 0;
 	int fd;
 
-	expect(ctrl_simple(UBLK_U_CMD_UPDATE_SIZE, id, 0), -EINVAL,
-	       "UPDATE_SIZE to 0 sectors");
+	/* (0 sectors is allowed, as mainline; a reader is busy on this one) */
 	expect(ctrl_simple(UBLK_U_CMD_UPDATE_SIZE, id, ~0ULL), -EINVAL,
 	       "UPDATE_SIZE to 2^64 - 1 sectors");
 	expect(ctrl_simple(UBLK_U_CMD_UPDATE_SIZE, id, 1 << 19), 0,
@@ -989,9 +1148,12 @@ static void check_start_not_ready(int id)
 		    iods_offset(1));
 	expect(iods == MAP_FAILED ? -errno : 0, -EINVAL,
 	       "an mmap of a queue that does not exist");
+	/* the queue is the offset divided by the stride, as mainline has it */
 	iods = mmap(NULL, iods_size(2), PROT_READ, MAP_SHARED, cdev, 4096);
-	expect(iods == MAP_FAILED ? -errno : 0, -EINVAL,
-	       "an mmap inside a queue's array");
+	expect(iods == MAP_FAILED ? -errno : 0, 0,
+	       "an mmap inside queue 0's stride");
+	if (iods != MAP_FAILED)
+		munmap(iods, iods_size(2));
 	iods = mmap(NULL, iods_size(2), PROT_READ, MAP_SHARED, cdev, 0);
 	expect(iods == MAP_FAILED ? -errno : 0, 0, "an mmap of queue 0");
 	if (iods != MAP_FAILED) {
@@ -1001,7 +1163,7 @@ static void check_start_not_ready(int id)
 
 	/* user copy on a device without it */
 	ret = pread(cdev, buf, sizeof(buf), UBLKSRV_IO_BUF_OFFSET);
-	expect(ret < 0 ? -errno : ret, -EOPNOTSUPP,
+	expect(ret < 0 ? -errno : ret, -EACCES,
 	       "pread() of a device without USER_COPY");
 
 	if (io_uring_queue_init(8, &ring, 0))
@@ -1011,7 +1173,9 @@ static void check_start_not_ready(int id)
 	io_uring_submit(&ring);						\
 	wait_res(&ring); })
 	expect(IO(_IOWR('u', 0x2f, struct ublksrv_io_cmd), 0, 0, (uintptr_t)buf),
-	       -EOPNOTSUPP, "unknown I/O opcode");
+	       -EINVAL, "unknown I/O opcode");
+	expect(IO(_IOWR('v', 0x20, struct ublksrv_io_cmd), 0, 0, (uintptr_t)buf),
+	       -EOPNOTSUPP, "I/O opcode of another ioctl type");
 	expect(IO(UBLK_U_IO_FETCH_REQ, 1, 0, (uintptr_t)buf), -EINVAL,
 	       "FETCH_REQ of a queue that does not exist");
 	expect(IO(UBLK_U_IO_FETCH_REQ, 0, 2, (uintptr_t)buf), -EINVAL,
@@ -1033,7 +1197,7 @@ static void check_start_not_ready(int id)
 	expect(ret, -ETIME, "FETCH_REQ waits for a request");
 	expect(IO(UBLK_U_IO_FETCH_REQ, 0, 0, (uintptr_t)buf), -EBUSY,
 	       "FETCH_REQ of a tag twice");
-	expect(IO(UBLK_U_IO_COMMIT_AND_FETCH_REQ, 0, 0, (uintptr_t)buf), -EINVAL,
+	expect(IO(UBLK_U_IO_COMMIT_AND_FETCH_REQ, 0, 0, (uintptr_t)buf), -EBUSY,
 	       "COMMIT_AND_FETCH_REQ of a tag the server does not own");
 #undef IO
 
@@ -1093,7 +1257,7 @@ static void check_live_dev(int id, struct server *s)
 	int fd, ret;
 
 	basic_params(&p, 1 << 20);
-	expect(set_params(id, &p), -EBUSY, "SET_PARAMS of a live device");
+	expect(set_params(id, &p), -EACCES, "SET_PARAMS of a live device");
 	expect(ctrl_simple(UBLK_U_CMD_START_DEV, id, getpid()), -EEXIST,
 	       "START_DEV of a live device");
 
@@ -1104,13 +1268,15 @@ static void check_live_dev(int id, struct server *s)
 	fd = open(path, O_RDONLY);
 	if (fd < 0)
 		die(path);
-	ret = 0;
-	for (int i = 0; i < 64 && ret >= 0; i++)
+	ret = sizeof(buf);
+	for (int i = 0; i < 64 && ret == sizeof(buf); i++)
 		ret = pread(fd, buf, sizeof(buf), i * 4096 * 17);
 	close(fd);
-	expect(ret < 0 ? -errno : 0, 0, "reads through the device");
-	expect(s->w[0].probe_res[0], -EINVAL,
-	       "COMMIT_AND_FETCH_REQ with a result above the request size");
+	/* the first read's commit said 512 bytes more than it had */
+	expect(ret < 0 ? -errno : ret == sizeof(buf) ? 0 : ret, 0,
+	       "whole reads through the device, one committed too large");
+	report(!s->w[0].probe_bad_commit,
+	       "COMMIT_AND_FETCH_REQ with a result above the request size completes it");
 	expect(s->w[0].probe_res[1], -EINVAL,
 	       "COMMIT_AND_FETCH_REQ of a tag another task fetched");
 }
@@ -1215,7 +1381,8 @@ static void check_zoned(void)
 	expect(set_params(id, &p), -EINVAL, "SET_PARAMS with no zone append");
 	zoned_params(&p);
 	p.zoned.reserved[3] = 1;
-	expect(set_params(id, &p), -EINVAL, "SET_PARAMS with a reserved zoned byte set");
+	expect(set_params(id, &p), 0,
+	       "SET_PARAMS with a reserved zoned byte set (ignored, as mainline)");
 	zoned_params(&p);
 	expect(set_params(id, &p), 0, "SET_PARAMS zoned");
 
@@ -1224,8 +1391,8 @@ static void check_zoned(void)
 	/* START_DEV reads the zones through the server */
 	expect(ctrl_simple(UBLK_U_CMD_START_DEV, id, getpid()), 0,
 	       "START_DEV of a zoned device");
-	expect(s.w[0].probe_res[2], -EINVAL,
-	       "COMMIT_AND_FETCH_REQ of a zone report larger than asked for");
+	report(!s.w[0].probe_report,
+	       "a zone report committed larger than asked for completed");
 
 	snprintf(sys, sizeof(sys), "/sys/block/ublkb%d/queue/nr_zones", id);
 	fd = open(sys, O_RDONLY);
@@ -1680,6 +1847,7 @@ int main(int argc, char **argv)
 	check_features();
 	check_ctrl_opcodes();
 	check_add_dev();
+	check_io_desc_size();
 
 	id = add_dev(0, 1, 2, NULL);
 	rec_id = add_dev(UBLK_F_USER_RECOVERY | UBLK_F_QUIESCE, 1, 2, NULL);

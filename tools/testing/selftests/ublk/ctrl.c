@@ -95,6 +95,7 @@ static const char *const feature_names[] = {
 	[17] = "SAFE_STOP_DEV",
 	[18] = "NO_AUTO_PART_SCAN",
 	[19] = "SHMEM_ZC",
+	[20] = "IO_DESC_SIZE",
 };
 
 const char *kublk_feature_name(int bit)

@@ -453,16 +453,26 @@ static int alloc_queues(struct kublk_dev *dev)
 	long pg = sysconf(_SC_PAGESIZE);
 	int tag;
 
+	/*
+	 * The descriptor size ADD_DEV handed back (UBLK_F_IO_DESC_SIZE).
+	 * Drivers without the feature report the size of the struct, or
+	 * (6.12) leave what we wrote there, which is that size too; 0 came
+	 * from drivers that cleared the field.
+	 */
+	unsigned int iod_size = dev->info.io_desc_size ?
+		dev->info.io_desc_size : sizeof(struct ublksrv_io_desc);
+
 	for (i = 0; i < dev->info.nr_hw_queues; i++) {
 		struct kublk_queue *q = &dev->queues[i];
 		/* the driver sizes every queue's mapping for UBLK_MAX_QUEUE_DEPTH */
 		off_t off = UBLKSRV_CMD_BUF_OFFSET +
-			i * round_up(UBLK_MAX_QUEUE_DEPTH * sizeof(struct ublksrv_io_desc), pg);
+			i * round_up((size_t)UBLK_MAX_QUEUE_DEPTH * iod_size, pg);
 
 		q->q_id = i;
 		q->depth = dev->info.queue_depth;
 		q->dev = dev;
-		q->iods_len = round_up(q->depth * sizeof(struct ublksrv_io_desc), pg);
+		q->iod_size = iod_size;
+		q->iods_len = round_up((size_t)q->depth * iod_size, pg);
 		q->iods = mmap(NULL, q->iods_len, PROT_READ, MAP_SHARED | MAP_POPULATE,
 			       dev->cdev_fd, off);
 		if (q->iods == MAP_FAILED) {

@@ -16,6 +16,7 @@
  * again and "list" can show the target.
  */
 #include <dirent.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -155,6 +156,8 @@ enum {
 	OPT_QUIESCE,
 	OPT_NO_PART_SCAN,
 	OPT_PER_IO_TASKS,
+	OPT_IO_DESC_SIZE,
+	OPT_COMPAT,
 };
 
 static const struct option core_opts[] = {
@@ -185,6 +188,8 @@ static const struct option core_opts[] = {
 	{ "quiesce", no_argument, NULL, OPT_QUIESCE },
 	{ "no_auto_part_scan", no_argument, NULL, OPT_NO_PART_SCAN },
 	{ "per_io_tasks", no_argument, NULL, OPT_PER_IO_TASKS },
+	{ "io_desc_size", required_argument, NULL, OPT_IO_DESC_SIZE },
+	{ "compat", required_argument, NULL, OPT_COMPAT },
 	{ "verbose", no_argument, NULL, 'v' },
 };
 #define CORE_SHORT	"t:n:q:d:s:r:guzbv"
@@ -386,6 +391,27 @@ static int parse_core_opt(struct kublk_dev *dev, int opt, const char *arg)
 	case OPT_PER_IO_TASKS:
 		dev->per_io_tasks = true;
 		return 0;
+	case OPT_IO_DESC_SIZE:
+		/* checked by the driver: what it refuses is the test */
+		if (kublk_parse_uint(arg, &u) || u > 0xffff) {
+			kublk_err("--io_desc_size: a size in bytes, not '%s'", arg);
+			return -EINVAL;
+		}
+		dev->io_desc_size = u;
+		dev->flags |= UBLK_F_IO_DESC_SIZE;
+		return 0;
+	case OPT_COMPAT:
+		if (!strcmp(arg, "ublksrv")) {
+			dev->compat = KUBLK_COMPAT_UBLKSRV;
+		} else if (!strcmp(arg, "kublk")) {
+			dev->compat = KUBLK_COMPAT_KUBLK;
+		} else if (!strcmp(arg, "nvme")) {
+			dev->compat = KUBLK_COMPAT_NVME;
+		} else {
+			kublk_err("--compat: ublksrv, kublk or nvme, not '%s'", arg);
+			return -EINVAL;
+		}
+		return 0;
 	case 'v':
 		verbose = true;
 		return 0;
@@ -513,6 +539,7 @@ static int check_features(struct kublk_dev *dev)
 		{ UBLK_F_USER_RECOVERY_FAIL_IO, "--recovery_fail_io" },
 		{ UBLK_F_QUIESCE, "--quiesce" },
 		{ UBLK_F_NO_AUTO_PART_SCAN, "--no_auto_part_scan" },
+		{ UBLK_F_IO_DESC_SIZE, "--io_desc_size" },
 	};
 	unsigned int i;
 	int ret;
@@ -556,6 +583,74 @@ not_yet:
 	return -EOPNOTSUPP;
 }
 
+/*
+ * --compat: the parameters of other servers' targets (loop-like when the
+ * target has backing files, null-like otherwise), as they send them.
+ */
+static void compat_params(struct kublk_dev *dev)
+{
+	struct ublk_params *p = &dev->params;
+	struct ublk_param_basic *b = &p->basic;
+	bool files = dev->nr_files > 0;
+	__u32 align;
+
+	switch (dev->compat) {
+	case KUBLK_COMPAT_UBLKSRV:
+		/*
+		 * ublksrv's copy of ublk_cmd.h makes ublk_param_zoned 8-byte
+		 * aligned: zoned starts at byte 80 and dma at byte 112 of
+		 * its buffer, 4 bytes later than in the kernel's struct.  Its
+		 * loop target's DMA alignment of 511 thus lands in dma.pad,
+		 * and the kernel reads an alignment of 0.
+		 */
+		_Static_assert(offsetof(struct ublk_params, dma) == 108 &&
+			       offsetof(struct ublk_params, seg) == 120,
+			       "mainline's layout of struct ublk_params");
+		p->types = UBLK_PARAM_TYPE_BASIC;
+		b->attrs = UBLK_ATTR_VOLATILE_CACHE;
+		b->io_opt_shift = 12;
+		b->io_min_shift = 9;
+		if (!files)
+			break;
+		p->types |= UBLK_PARAM_TYPE_DISCARD | UBLK_PARAM_TYPE_DMA_ALIGN;
+		b->attrs |= UBLK_ATTR_FUA;
+		memset(&p->discard, 0, sizeof(p->discard));
+		p->discard.discard_granularity = 4096;
+		p->discard.max_discard_sectors = UINT32_MAX >> 9;
+		p->discard.max_discard_segments = 1;
+		p->dma.alignment = 0;
+		align = 511;
+		memcpy((char *)p + 112, &align, sizeof(align));
+		break;
+	case KUBLK_COMPAT_KUBLK:
+		/* tools/testing/selftests/ublk of Linux 7.x: null.c, file_backed.c */
+		p->types = UBLK_PARAM_TYPE_BASIC | UBLK_PARAM_TYPE_DMA_ALIGN;
+		memset(&p->discard, 0, sizeof(p->discard));
+		b->io_opt_shift = 12;
+		b->io_min_shift = 9;
+		if (files) {
+			b->attrs = UBLK_ATTR_VOLATILE_CACHE;
+			p->dma.alignment = 511;
+			break;
+		}
+		b->attrs = 0;
+		p->types |= UBLK_PARAM_TYPE_SEGMENT;
+		p->dma.alignment = 4095;
+		p->seg.seg_boundary_mask = 4095;
+		p->seg.max_segment_size = 32 << 10;
+		p->seg.max_segments = 32;
+		break;
+	case KUBLK_COMPAT_NVME:
+		/* PRP lists: a 4k virtual boundary, any segment size */
+		p->types |= UBLK_PARAM_TYPE_SEGMENT;
+		b->virt_boundary_mask = 4095;
+		p->seg.seg_boundary_mask = 0xffffffff;
+		p->seg.max_segment_size = UINT32_MAX;
+		p->seg.max_segments = 127;
+		break;
+	}
+}
+
 static void set_params(struct kublk_dev *dev)
 {
 	struct ublk_param_basic *b = &dev->params.basic;
@@ -574,6 +669,7 @@ static void set_params(struct kublk_dev *dev)
 		b->io_opt_shift = b->physical_bs_shift;
 	b->max_sectors = dev->info.max_io_buf_bytes >> 9;
 	b->dev_sectors = (dev->size - dev->size % dev->lbs) >> 9;
+	compat_params(dev);
 }
 
 /* ---- the server ---- */
@@ -596,6 +692,9 @@ static int add_dev(struct kublk_dev *dev, bool *added)
 	info->max_io_buf_bytes = dev->max_io;
 	info->dev_id = dev->dev_id;
 	info->flags = dev->flags;
+	/* the size we map with; the driver answers with the one it uses */
+	info->io_desc_size = dev->io_desc_size ? dev->io_desc_size :
+		sizeof(struct ublksrv_io_desc);
 	ret = kublk_ctrl_cmd(UBLK_U_CMD_ADD_DEV, dev->dev_id, info, sizeof(*info), 0);
 	if (ret < 0) {
 		if (ret == -EEXIST)
@@ -1189,16 +1288,16 @@ static int list_one(int id)
 		kublk_err("device %d: %s", id, strerror(-ret));
 		return ret;
 	}
-	printf("id=%u state=%s queues=%u depth=%u max_io=%u pid=%d flags=0x%llx features=",
+	printf("id=%u state=%s queues=%u depth=%u max_io=%u pid=%d io_desc_size=%u flags=0x%llx features=",
 	       info.dev_id, kublk_state_name(info.state), info.nr_hw_queues,
 	       info.queue_depth, info.max_io_buf_bytes, info.ublksrv_pid,
-	       (unsigned long long)info.flags);
+	       info.io_desc_size, (unsigned long long)info.flags);
 	kublk_print_flags(stdout, info.flags);
 	if (kublk_get_params(id, &p) >= 0 && (p.types & UBLK_PARAM_TYPE_BASIC))
-		printf(" size=%llu lbs=%u pbs=%u max_sectors=%u",
+		printf(" size=%llu lbs=%u pbs=%u max_sectors=%u param_types=0x%x",
 		       (unsigned long long)p.basic.dev_sectors << 9,
 		       1U << p.basic.logical_bs_shift, 1U << p.basic.physical_bs_shift,
-		       p.basic.max_sectors);
+		       p.basic.max_sectors, p.types);
 	fflush(stdout);
 	list_one_target(id, stdout);
 	putchar('\n');
@@ -1366,6 +1465,9 @@ static void usage(FILE *f)
 	      "                          count spreads each queue's tags over the threads\n"
 	      "                          (PER_IO_DAEMON)\n"
 	      "      --per_io_tasks      deal each queue's tags out over the threads\n"
+	      "      --io_desc_size N    descriptors of N bytes (UBLK_F_IO_DESC_SIZE)\n"
+	      "      --compat SERVER     send the parameters SERVER sends: ublksrv,\n"
+	      "                          kublk (mainline's) or nvme (PRP-like limits)\n"
 	      "                          (thread i serves the tags t with t mod N = i of\n"
 	      "                          every queue; N from --nthreads, default 2)\n"
 	      "                          (PER_IO_DAEMON)\n"

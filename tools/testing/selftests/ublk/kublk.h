@@ -106,8 +106,9 @@ struct kublk_queue {
 	int q_id;
 	int depth;
 	struct kublk_dev *dev;
-	const struct ublksrv_io_desc *iods;	/* mmapped, read-only */
+	const void *iods;		/* mmapped, read-only */
 	size_t iods_len;
+	unsigned int iod_size;		/* bytes per descriptor */
 	struct kublk_io *ios;
 };
 
@@ -203,6 +204,8 @@ struct kublk_dev {
 	bool rotational, read_only;
 	int nthreads;			/* 0: one per queue */
 	bool per_io_tasks;		/* tag t of every queue: thread t % n */
+	unsigned int io_desc_size;	/* --io_desc_size, 0: the driver's */
+	int compat;			/* --compat: KUBLK_COMPAT_* */
 	int nr_offload;
 	bool foreground;
 	bool recovering;		/* started by "kublk recover" */
@@ -237,6 +240,17 @@ struct kublk_dev {
 	/* saved arguments of "add", for "recover" and "list" */
 	int argc;
 	char **argv;
+};
+
+/*
+ * --compat SERVER: send the parameters another ublk server sends, field
+ * for field, so that the compatibility tests see what it would see.
+ */
+enum {
+	KUBLK_COMPAT_NONE,
+	KUBLK_COMPAT_UBLKSRV,	/* ublksrv 1.6's null and loop targets */
+	KUBLK_COMPAT_KUBLK,	/* mainline kublk's null and loop targets */
+	KUBLK_COMPAT_NVME,	/* an NVMe-like server: PRP virtual boundary */
 };
 
 /* targets */
@@ -283,7 +297,8 @@ void kublk_commit_io(struct kublk_thread *t, struct kublk_queue *q, int tag, int
 
 static inline const struct ublksrv_io_desc *kublk_iod(const struct kublk_queue *q, int tag)
 {
-	return &q->iods[tag];
+	return (const struct ublksrv_io_desc *)((const char *)q->iods +
+						 (size_t)tag * q->iod_size);
 }
 
 /* offload.c */

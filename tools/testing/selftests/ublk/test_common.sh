@@ -186,6 +186,31 @@ _kill_server() {
 	_wait_pid_gone "$pid"
 }
 
+# _queue_attr ID NAME: /sys/block/ublkbID/queue/NAME
+_queue_attr() {
+	local v
+
+	read -r v < "/sys/block/ublkb$1/queue/$2" || _fail "no queue attribute $2 for ublkb$1"
+	echo "$v"
+}
+
+# _expect_queue_attr ID NAME VALUE: the disk's queue limit NAME is VALUE
+_expect_queue_attr() {
+	local got
+
+	got=$(_queue_attr "$1" "$2")
+	[ "$got" = "$3" ] || _fail "ublkb$1: queue/$2 is '$got', not '$3'"
+}
+
+# _has_param_type ID MASK: GET_PARAMS of the device has a parameter type
+# of MASK (UBLK_PARAM_TYPE_*): the driver kept it
+_has_param_type() {
+	local t
+
+	t=$(_dev_field "$1" param_types)
+	[ -n "$t" ] && (( t & $2 ))
+}
+
 # _mkfile PATH SIZE: a sparse backing file, empty
 _mkfile() {
 	: > "$1" || _fail "cannot create $1"

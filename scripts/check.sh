@@ -6,20 +6,31 @@
 #  1. installs what is missing (scripts/deps.sh), builds the debug guest
 #     kernel (cached) and, when present, our module and the selftests;
 #  2. host checks: shellcheck, checkpatch --strict, a W=1 + sparse build;
-#  3. the harness self-test (scripts/harness-selftest.sh);
-#  4. boots the debug kernel and runs the ublk kselftests there.
+#  3. the harness self-test (scripts/harness-selftest.sh), in the
+#     background while
+#  4. the ublk kselftests run on the debug kernel, in CHECK_SHARDS guests
+#     at once where the machine has the CPUs (scripts/suite.sh: dealt by
+#     their last measured times).
 #
-# Prints TAP for the host checks, the kselftest TAP from the guest, and
-# a last line "N passed, N failed, N skipped".  Exits non-zero when
-# anything failed, including a kernel report in the guest's dmesg.
+# Prints TAP for the host checks, the kselftests' merged TAP, the ten
+# slowest tests and the suite's total, and a last line "N passed, N
+# failed, N skipped".  Exits non-zero when anything failed, including a
+# kernel report in any guest's dmesg.  Warns (does not fail) when the
+# checks after the kernel build take longer than the budget below.
 #
 # environment: CHECK_FLAVOUR (debug), CHECK_MODULE (ours when the driver
 # exists, else stock), CHECK_TESTS (kselftest TEST_PROGS to run, default
 # all), CHECK_SKIP_HARNESS=1 (skip step 3), CHECK_ENV (VAR=VALUE words
 # for the guest's environment, e.g. UBLK_STRESS_CYCLES=50),
-# CHECK_TIMEOUT (seconds for the guest run, default 4800), UBLK_CACHE.
+# CHECK_TIMEOUT (seconds for each guest, default 4800), CHECK_SHARDS
+# (guests at once, default one per two CPUs), UBLK_CACHE.
 
 set -uo pipefail
+
+# The budget, in minutes, of a warm "make check" from the host checks to
+# the end (no package installs, no kernel build): the README's timings
+# are measured against it.  Over it, the run warns.
+budget_min=35
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
@@ -71,6 +82,7 @@ step "guest kernel ($flavour)"
 kdir=$(scripts/kernel.sh build "$flavour" 2> >(tee "$logs/kernel.log" >&2)) ||
 	fatal "building the $flavour kernel failed"
 src=$(scripts/kernel.sh src)
+t_checks=$SECONDS
 
 # Kernel code: W=1 and sparse over every file, in a scratch copy so the
 # build is always complete; any compiler or sparse diagnostic fails.
@@ -120,9 +132,33 @@ else
 	tap "checkpatch --strict on ${#kfiles[@]} files and ${#kpatches[@]} patches" $rc "$logs/checkpatch.log"
 fi
 
+harness_pid=
 if [ "${CHECK_SKIP_HARNESS:-0}" != 1 ]; then
-	step "harness self-test"
-	scripts/harness-selftest.sh "$flavour" "$logs/harness" > "$logs/harness.tap" 2>&1
+	step "harness self-test (in the background)"
+	scripts/harness-selftest.sh "$flavour" "$logs/harness" > "$logs/harness.tap" 2>&1 &
+	harness_pid=$!
+fi
+
+step "kselftests ($flavour kernel, $module ublk_drv)"
+suite_args=(-k "$flavour" -m "$module" -o "$logs/suite" -t "${CHECK_TIMEOUT:-4800}")
+for e in ${CHECK_ENV:-}; do
+	suite_args+=(-e "$e")
+done
+# shellcheck disable=SC2086 # CHECK_TESTS: one test per word
+scripts/suite.sh "${suite_args[@]}" -- ${CHECK_TESTS:-} 2> "$logs/suite.stderr" |
+	tee "$logs/suite.out"
+suite_rc=${PIPESTATUS[0]}
+sed 's/^/# /' "$logs/suite.stderr"
+# the merged TAP, for the summary (the guests' own lines are comments)
+grep -E '^(not )?ok [0-9]+ selftests:' "$logs/suite.out" > "$logs/kselftest.tap"
+rc=0
+grep -q '^# not ok: ' "$logs/suite.out" && rc=1
+[ -s "$logs/kselftest.tap" ] || rc=1
+tap "guests: kselftests ran to the end, no kernel reports in dmesg" $rc "$logs/suite.out"
+[ "$suite_rc" = 2 ] && tap "suite.sh ran" 1 "$logs/suite.stderr"
+
+if [ -n "$harness_pid" ]; then
+	wait "$harness_pid"
 	mapfile -t hlines < "$logs/harness.tap"
 	for line in "${hlines[@]}"; do
 		case "$line" in
@@ -136,26 +172,10 @@ if [ "${CHECK_SKIP_HARNESS:-0}" != 1 ]; then
 	grep -qE '^(not )?ok ' "$logs/harness.tap" || tap "harness self-test ran" 1 "$logs/harness.tap"
 fi
 
-step "kselftests in the guest ($flavour kernel, $module ublk_drv)"
-guest_cmd=(make -C tools/testing/selftests/ublk run_tests)
-[ -n "${CHECK_TESTS:-}" ] && guest_cmd+=("TEST_PROGS=$CHECK_TESTS")
-guest_env=()
-for e in ${CHECK_ENV:-}; do
-	guest_env+=(-e "$e")
-done
-scripts/vm.sh -q -k "$flavour" -m "$module" -o "$logs/guest" -t "${CHECK_TIMEOUT:-4800}" \
-	"${guest_env[@]}" -- "${guest_cmd[@]}" 2> "$logs/vm.stderr" | tee "$logs/kselftest.tap"
-vm_rc=${PIPESTATUS[0]}
-sed 's/^/# /' "$logs/vm.stderr"
-rc=0
-case "$vm_rc" in 124|125) rc=1 ;; esac
-grep -qE '^(not )?ok [0-9]+' "$logs/kselftest.tap" || rc=1
-tap "guest: kselftests ran to the end" $rc "$logs/guest/console.log"
-if [ -s "$logs/guest/reports.txt" ]; then
-	tap "guest: no kernel reports in dmesg" 1 "$logs/guest/reports.txt"
-else
-	tap "guest: no kernel reports in dmesg" 0
+used=$((SECONDS - t_checks))
+echo "# checks after the kernel build: $((used / 60)) min $((used % 60)) s (budget $budget_min min)"
+if [ "$used" -gt $((budget_min * 60)) ]; then
+	echo "# WARNING: over the budget of $budget_min min (scripts/check.sh): see the slowest tests above"
 fi
-
 echo "# logs in $logs ($((SECONDS - t_start))s)"
 scripts/tap-summary.sh "$results" "$logs/kselftest.tap"

@@ -88,7 +88,7 @@ selftests: selftests-prep
 check:
 	$(TOP)/scripts/check.sh
 
-# The kill loops of "make check" (10 cycles each there), longer: through
+# The kill loops of "make check" (5 cycles each there), longer: through
 # check.sh on the debug kernel, with the per-test time limit raised to
 # fit (about 10 s a cycle under emulation, doubled).
 STRESS_TESTS ?= test_stress_05.sh test_stress_06.sh test_stress_07.sh

@@ -174,6 +174,15 @@ static int add_dev_info(struct ublksrv_ctrl_dev_info *info)
 				   .addr = (__u64)(uintptr_t)info });
 }
 
+/* ADD_DEV of @info, which must succeed: the new id, or -1 */
+static int add_dev_expect(struct ublksrv_ctrl_dev_info *info, const char *what)
+{
+	int ret = add_dev_info(info);
+
+	expect(ret, 0, what);
+	return ret ? -1 : (int)info->dev_id;
+}
+
 /* a new device; its id, or a negative errno */
 static int add_dev(__u64 flags, int nr_queues, int depth,
 		   struct ublksrv_ctrl_dev_info *out)
@@ -704,11 +713,9 @@ static void check_add_dev(void)
 	info.pad1 = 5;
 	info.reserved1 = 6;
 	info.reserved2 = 7;
-	ret = add_dev_info(&info);
-	expect(ret, 0, "ADD_DEV with ublksrv_flags and reserved fields set");
-	if (ret)
+	id = add_dev_expect(&info, "ADD_DEV with ublksrv_flags and reserved fields set");
+	if (id < 0)
 		return;
-	id = info.dev_id;
 	report(info.ublksrv_flags == 0x1234567890ULL && info.pad1 == 5 &&
 	       info.reserved1 == 6 && info.reserved2 == 7,
 	       "ADD_DEV hands ublksrv_flags, pad1, reserved1/2 back as written");
@@ -721,11 +728,9 @@ static void check_add_dev(void)
 	del_dev(id);
 	info = good;
 	info.max_io_buf_bytes = 64 << 20;
-	ret = add_dev_info(&info);
-	expect(ret, 0, "ADD_DEV with a 64 MiB buffer");
-	if (ret)
+	id = add_dev_expect(&info, "ADD_DEV with a 64 MiB buffer");
+	if (id < 0)
 		return;
-	id = info.dev_id;
 	report(info.max_io_buf_bytes == 1U << UBLK_IO_BUF_BITS,
 	       "ADD_DEV cuts a 64 MiB buffer to %u (got %u)",
 	       1U << UBLK_IO_BUF_BITS, info.max_io_buf_bytes);
@@ -789,11 +794,9 @@ static void check_io_desc_size(void)
 	info.dev_id = -1;
 	info.flags = UBLK_F_IO_DESC_SIZE;
 	info.io_desc_size = 64;
-	id = add_dev_info(&info);
-	expect(id, 0, "ADD_DEV with io_desc_size 64");
-	if (id)
+	id = add_dev_expect(&info, "ADD_DEV with io_desc_size 64");
+	if (id < 0)
 		return;
-	id = info.dev_id;
 	report(info.io_desc_size == 64 && (info.flags & UBLK_F_IO_DESC_SIZE),
 	       "ADD_DEV keeps io_desc_size 64 (got %u, flags %#llx)",
 	       info.io_desc_size, (unsigned long long)info.flags);

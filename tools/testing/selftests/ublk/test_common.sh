@@ -393,9 +393,9 @@ _fio_load_stop() {
 }
 
 # _stress_cycles: how many kill/recover cycles a loop runs:
-# $UBLK_STRESS_CYCLES, 10 by default ("make stress" asks for 200)
+# $UBLK_STRESS_CYCLES, 5 by default ("make stress" asks for 200)
 _stress_cycles() {
-	local n=${UBLK_STRESS_CYCLES:-10}
+	local n=${UBLK_STRESS_CYCLES:-5}
 
 	[[ "$n" =~ ^[1-9][0-9]*$ ]] || _fail "UBLK_STRESS_CYCLES='$n' is not a count"
 	echo "$n"

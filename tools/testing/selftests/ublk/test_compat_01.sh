@@ -27,8 +27,8 @@ _expect_queue_attr "$id" fua 1
 # pad), as mainline does, and the block layer's default is that 511;
 # one that does not (6.12) drops the type and keeps its own.
 _has_param_type "$id" 0x10 && _expect_queue_attr "$id" dma_alignment 511
-_fio_verify "/dev/ublkb$id" 8M --bsrange=4k-128k
-_fio "trim-$id" --filename="/dev/ublkb$id" --rw=trim --bs=1M --size=8M
+_fio_verify "/dev/ublkb$id" 2M --bsrange=4k-128k
+_fio "trim-$id" --filename="/dev/ublkb$id" --rw=trim --bs=1M --size=4M
 _del_dev "$id"
 
 # --buffered_io: 512-byte logical blocks in 4k physical ones
@@ -36,14 +36,14 @@ _add_dev -t loop --compat ublksrv --buffered --lbs 512 --pbs 4096 "$UBLK_TMP/bac
 id=$DEV_ID
 _expect_queue_attr "$id" logical_block_size 512
 _expect_queue_attr "$id" physical_block_size 4096
-_fio_verify "/dev/ublkb$id" 8M --bsrange=512-64k
+_fio_verify "/dev/ublkb$id" 2M --bsrange=512-64k
 _del_dev "$id"
 
 _add_dev -t null --compat ublksrv -s 250G
 id=$DEV_ID
 _expect_queue_attr "$id" write_cache "write back"
 [ "$(_dev_field "$id" size)" = $((250 << 30)) ] || _fail "null device of $(_dev_field "$id" size) bytes"
-_fio "read-$id" --filename="/dev/ublkb$id" --rw=randread --bs=4k --size=4M --iodepth=16
+_fio "read-$id" --filename="/dev/ublkb$id" --rw=randread --bs=4k --size=1M --iodepth=16
 _del_dev "$id"
 _log "ublksrv's loop and null parameters accepted and served"
 exit 0

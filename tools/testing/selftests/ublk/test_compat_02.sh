@@ -21,7 +21,7 @@ id=$DEV_ID
 [ "$(_dev_field "$id" io_desc_size)" = 24 ] ||
 	_fail "ADD_DEV handed back io_desc_size $(_dev_field "$id" io_desc_size), not 24"
 _has_param_type "$id" 0x10 && _expect_queue_attr "$id" dma_alignment 511
-_fio_verify "/dev/ublkb$id" 8M --bsrange=4k-1m --numjobs=2 --offset_increment=16M
+_fio_verify "/dev/ublkb$id" 2M --bsrange=4k-1m --numjobs=2 --offset_increment=16M
 _del_dev "$id"
 
 _add_dev -t null --compat kublk -q 2 --max_io 1m -s 1G
@@ -32,14 +32,14 @@ if _has_param_type "$id" 0x20; then
 	_expect_queue_attr "$id" dma_alignment 4095
 fi
 # 1 MiB reads are split into requests of 32 segments of up to 32k
-_fio "read-$id" --filename="/dev/ublkb$id" --rw=randread --bs=1m --size=16M --iodepth=8
+_fio "read-$id" --filename="/dev/ublkb$id" --rw=randread --bs=1m --size=4M --iodepth=8
 _del_dev "$id"
 
 _add_dev -t loop --compat nvme "$UBLK_TMP/backing"
 id=$DEV_ID
 _expect_queue_attr "$id" virt_boundary_mask 4095
 _has_param_type "$id" 0x20 && _expect_queue_attr "$id" max_segments 127
-_fio_verify "/dev/ublkb$id" 8M --bsrange=4k-256k
+_fio_verify "/dev/ublkb$id" 2M --bsrange=4k-256k
 _del_dev "$id"
 _log "mainline kublk's and NVMe-like parameters accepted and served"
 exit 0

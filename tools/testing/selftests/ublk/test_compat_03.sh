@@ -16,7 +16,7 @@ for size in 32 64 256; do
 	id=$DEV_ID
 	[ "$(_dev_field "$id" io_desc_size)" = "$size" ] ||
 		_fail "io_desc_size $(_dev_field "$id" io_desc_size), not $size"
-	_fio_verify "/dev/ublkb$id" 8M --numjobs=2 --offset_increment=16M \
+	_fio_verify "/dev/ublkb$id" 2M --numjobs=2 --offset_increment=16M \
 		--cpus_allowed_policy=split --cpus_allowed=0-1
 	_del_dev "$id"
 done

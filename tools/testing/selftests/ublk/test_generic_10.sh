@@ -16,7 +16,7 @@ for n in 3 1; do
 	pid=$(_dev_field "$id" pid)
 	threads=$(find "/proc/$pid/task" -mindepth 1 -maxdepth 1 | wc -l)
 	[ "$threads" -gt "$n" ] || _fail "server has $threads tasks, expected more than $n"
-	_fio_verify "/dev/ublkb$id" 16M --numjobs=2 --offset_increment=24M
+	_fio_verify "/dev/ublkb$id" 8M --numjobs=2 --offset_increment=24M
 	_del_dev "$id"
 	_log "2 queues served by $n thread(s)"
 done

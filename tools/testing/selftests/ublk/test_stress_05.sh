@@ -3,7 +3,7 @@
 #
 # Kill -9 loop, USER_RECOVERY: under fio load, the server of a two-queue
 # device (which holds each request 200ms) is killed and the device
-# recovered, $UBLK_STRESS_CYCLES times (10 by default, 200 in "make
+# recovered, $UBLK_STRESS_CYCLES times (5 by default, 200 in "make
 # stress").  Only the requests the dead server held may fail, with EIO;
 # data written before the kills reads back intact after each recovery,
 # and data written afterwards verifies.

@@ -3,7 +3,7 @@
 #
 # Kill -9 loop, USER_RECOVERY_REISSUE: under fio write+verify load, the
 # server of a two-queue device (which holds each request 200ms) is killed
-# and the device recovered, $UBLK_STRESS_CYCLES times (10 by default, 200
+# and the device recovered, $UBLK_STRESS_CYCLES times (5 by default, 200
 # in "make stress").  The requests the dead server held are issued again
 # to the next one: fio sees no error at all and everything verifies.
 

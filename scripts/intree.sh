@@ -68,10 +68,7 @@ install_tree() {
 # a 6.12 tree without our io_uring patches: Debian's source as it comes
 pristine_tree() {
 	local ver dir
-	if [ -z "$(find "$top/patches/base" -maxdepth 1 -name '*.patch' 2>/dev/null)" ]; then
-		"$top/scripts/kernel.sh" src
-		return
-	fi
+	# (kernel.sh's source carries the patches of the last kernel build)
 	ver=$(dpkg-query -W -f='${Version}' linux-source-6.12)
 	dir=$cache/intree/pristine-$ver
 	if [ ! -f "$dir/.ok" ]; then

@@ -122,8 +122,10 @@ if [ ${#kfiles[@]} -gt 0 ]; then
 	"$src/scripts/checkpatch.pl" --strict --no-tree --show-types --terse -f "${kfiles[@]}" \
 		>> "$logs/checkpatch.log" 2>&1 || rc=1
 fi
+# an absolute path: given as patches/..., checkpatch takes a patch's
+# blank context lines and its "-- " for trailing white space
 for p in "${kpatches[@]}"; do
-	"$src/scripts/checkpatch.pl" --strict --no-tree --show-types --terse "$p" \
+	"$src/scripts/checkpatch.pl" --strict --no-tree --show-types --terse "$top/$p" \
 		>> "$logs/checkpatch.log" 2>&1 || rc=1
 done
 if [ $((${#kfiles[@]} + ${#kpatches[@]})) -eq 0 ]; then

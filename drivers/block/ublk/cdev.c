@@ -44,7 +44,7 @@ static int ublk_ch_release(struct inode *inode, struct file *filp)
 
 	ublk_get_device(ub);
 	/* never pending here: only the work itself lets the next opener in */
-	if (WARN_ON_ONCE(!queue_work(ublk_wq, &ub->release_work)))
+	if (WARN_ON_ONCE(!queue_delayed_work(ublk_wq, &ub->release_work, 0)))
 		ublk_put_device(ub);
 	return 0;
 }

@@ -88,8 +88,9 @@ static int ublk_negotiate_features(u64 *flagsp)
 	flags &= UBLK_F_SUPPORTED;
 	flags |= UBLK_F_ALWAYS;
 
-	/* with user copy there is no buffer to ask for */
-	if (flags & UBLK_F_USER_COPY)
+	/* with user copy or zero copy there is no buffer to ask for */
+	if (flags & (UBLK_F_USER_COPY | UBLK_F_SUPPORT_ZERO_COPY |
+		     UBLK_F_AUTO_BUF_REG))
 		flags &= ~UBLK_F_NEED_GET_DATA;
 	/* zone reports and appends need user copy */
 	if ((flags & UBLK_F_ZONED) && !(flags & UBLK_F_USER_COPY))

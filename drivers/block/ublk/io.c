@@ -41,7 +41,10 @@ static void ublk_dispatch(struct ublk_queue *ubq, struct request *rq,
 {
 	struct ublk_io *io = &ubq->ios[rq->tag];
 	struct io_uring_cmd *cmd = io->cmd;
+	unsigned int flags = UBLK_IO_FLAG_OWNED_BY_SRV;
 	int res = UBLK_IO_RES_OK;
+	/* the server's, and the automatic buffer's */
+	int refs = 1;
 
 	/*
 	 * The task is exiting, or its ring is (io_uring then runs task work
@@ -59,10 +62,11 @@ static void ublk_dispatch(struct ublk_queue *ubq, struct request *rq,
 		return;
 	}
 
-	if (ublk_rq_data_out(rq) && !ublk_q_user_copy(ubq)) {
+	if (ublk_rq_data_out(rq) && !ublk_q_takes_refs(ubq)) {
 		if (ublk_q_need_get_data(ubq)) {
 			/* ask for a buffer first, see ublk_need_get_data() */
 			res = UBLK_IO_RES_NEED_GET_DATA;
+			flags |= UBLK_IO_FLAG_NEED_GET_DATA;
 		} else if (ublk_copy_rq_user(rq, io->addr, blk_rq_bytes(rq),
 					     ITER_DEST)) {
 			/* the server's buffer is bad; its command stays */
@@ -72,16 +76,30 @@ static void ublk_dispatch(struct ublk_queue *ubq, struct request *rq,
 		}
 	}
 
+	if (ublk_q_auto_buf_reg(ubq) && ublk_rq_has_data(rq)) {
+		int ret = ublk_auto_buf_reg(ubq, io, rq, cmd, issue_flags);
+
+		if (ret < 0) {
+			/* as for a bad buffer: the command stays */
+			WRITE_ONCE(io->req, NULL);
+			ublk_end_rq(rq, BLK_STS_IOERR);
+			return;
+		}
+		if (!ret) {
+			flags |= UBLK_IO_FLAG_AUTO_REG;
+			refs++;
+		}
+	}
+
 	/*
-	 * User copy may take references from now on; release, so that it
-	 * then finds @req, which ->queue_rq() stored.
+	 * User copy and REGISTER_IO_BUF may take references from now on;
+	 * release, so that they then find @req, which ->queue_rq() stored.
 	 */
-	if (ublk_q_user_copy(ubq))
-		atomic_set_release(&io->ref.refs, 1);
+	if (ublk_q_takes_refs(ubq))
+		atomic_set_release(&io->ref.refs, refs);
+
 	io->cmd = NULL;
-	WRITE_ONCE(io->flags, res == UBLK_IO_RES_NEED_GET_DATA ?
-		   UBLK_IO_FLAG_OWNED_BY_SRV | UBLK_IO_FLAG_NEED_GET_DATA :
-		   UBLK_IO_FLAG_OWNED_BY_SRV);
+	WRITE_ONCE(io->flags, flags);
 	io_uring_cmd_done(cmd, res, 0, issue_flags);
 }
 
@@ -135,8 +153,11 @@ static void ublk_prep_cancel(struct io_uring_cmd *cmd, unsigned int issue_flags,
 
 /*
  * Take @cmd from slot @io to complete it with UBLK_IO_RES_ABORT, if it is
- * still the slot's command and the slot has no request to deliver or
- * finish.  The slot stays CANCELED until the server closes /dev/ublkcN.
+ * still the slot's command and the slot has no request to deliver.  A
+ * committed request still held by copiers or buffers (HELD) does not
+ * stop it: the command is not needed for it, and a buffer may only go
+ * when the ring whose commands these are goes.  The slot stays CANCELED
+ * until the server closes /dev/ublkcN.
  */
 bool ublk_claim_idle_cmd(struct ublk_queue *ubq, struct ublk_io *io,
 			 struct io_uring_cmd *cmd)
@@ -145,7 +166,7 @@ bool ublk_claim_idle_cmd(struct ublk_queue *ubq, struct ublk_io *io,
 
 	spin_lock(&ubq->cancel_lock);
 	if (io->cmd == cmd && (io->flags & UBLK_IO_FLAG_ACTIVE) &&
-	    !READ_ONCE(io->req)) {
+	    (!READ_ONCE(io->req) || (io->flags & UBLK_IO_FLAG_HELD))) {
 		io->cmd = NULL;
 		WRITE_ONCE(io->flags, UBLK_IO_FLAG_CANCELED);
 		claimed = true;
@@ -154,15 +175,41 @@ bool ublk_claim_idle_cmd(struct ublk_queue *ubq, struct ublk_io *io,
 	return claimed;
 }
 
+/*
+ * UBLK_F_AUTO_BUF_REG: the SQE's own addr field (not the command's) is a
+ * struct ublk_auto_buf_reg, where to register the buffer of the request
+ * the command is completed with.
+ */
+static int ublk_parse_auto_buf_reg(struct io_uring_cmd *cmd, u16 *index,
+				   u8 *flags)
+{
+	struct ublk_auto_buf_reg reg =
+		ublk_sqe_addr_to_auto_buf_reg(READ_ONCE(cmd->sqe->addr));
+
+	if (reg.reserved0 || reg.reserved1 ||
+	    (reg.flags & ~UBLK_AUTO_BUF_REG_F_MASK))
+		return -EINVAL;
+	*index = reg.index;
+	*flags = reg.flags;
+	return 0;
+}
+
 static int ublk_fetch(struct io_uring_cmd *cmd, unsigned int issue_flags,
 		      struct ublk_queue *ubq, u16 tag, u64 addr)
 {
 	struct ublk_device *ub = ubq->dev;
 	struct ublk_io *io = &ubq->ios[tag];
+	u16 buf_index = 0;
+	u8 buf_flags = 0;
 	int ret;
 
-	if (ublk_q_user_copy(ubq)) {
-		/* data goes through pread()/pwrite(), not a buffer */
+	if (ublk_q_auto_buf_reg(ubq)) {
+		ret = ublk_parse_auto_buf_reg(cmd, &buf_index, &buf_flags);
+		if (ret)
+			return ret;
+	}
+	if (ublk_q_takes_refs(ubq)) {
+		/* data goes through pread()/pwrite() or io_uring, not a buffer */
 		if (addr)
 			return -EINVAL;
 	} else if (addr) {
@@ -186,6 +233,8 @@ static int ublk_fetch(struct io_uring_cmd *cmd, unsigned int issue_flags,
 	} else {
 		io->cmd = cmd;
 		io->addr = addr;
+		io->buf_index = buf_index;
+		io->buf_flags = buf_flags;
 		io->task = get_task_struct(current);
 		WRITE_ONCE(io->flags, UBLK_IO_FLAG_ACTIVE);
 	}
@@ -204,16 +253,25 @@ static int ublk_fetch(struct io_uring_cmd *cmd, unsigned int issue_flags,
 	return -EIOCBQUEUED;
 }
 
-/* drop a user copy reference; the last one completes the request */
+/*
+ * Drop a slot reference (user copy, zero copy); the last one completes
+ * the request.  That is the commit, or after it (HELD) a copier or a
+ * buffer's release in any task: the claim of the command the commit
+ * armed is excluded by cancel_lock, so it sees either HELD with @req or
+ * neither.
+ */
 void ublk_put_io_ref(struct ublk_queue *ubq, struct ublk_io *io)
 {
 	struct request *rq;
 
 	if (!refcount_dec_and_test(&io->ref))
 		return;
+	spin_lock(&ubq->cancel_lock);
 	rq = io->req;
 	/* before the tag is freed and ->queue_rq() can reuse the slot */
 	WRITE_ONCE(io->req, NULL);
+	WRITE_ONCE(io->flags, io->flags & ~UBLK_IO_FLAG_HELD);
+	spin_unlock(&ubq->cancel_lock);
 	ublk_complete_rq(ubq, io, rq);
 }
 
@@ -228,7 +286,7 @@ static int ublk_check_commit(struct ublk_queue *ubq, struct request *rq,
 {
 	enum req_op op = req_op(rq);
 
-	if (ublk_q_user_copy(ubq)) {
+	if (ublk_q_takes_refs(ubq)) {
 		/* the field is the zone append LBA then, else unused */
 		if (addr && op != REQ_OP_ZONE_APPEND)
 			return -EINVAL;
@@ -268,7 +326,7 @@ static int ublk_commit_result(struct ublk_queue *ubq, struct request *rq,
 	case REQ_OP_WRITE:
 	case REQ_OP_DRV_IN:
 		res = min_t(u32, res, blk_rq_bytes(rq));
-		if (op == REQ_OP_READ && !ublk_q_user_copy(ubq) &&
+		if (op == REQ_OP_READ && !ublk_q_takes_refs(ubq) &&
 		    ublk_copy_rq_user(rq, addr, res, ITER_SOURCE))
 			return -EIO;
 		return res;
@@ -291,6 +349,8 @@ static int ublk_commit_and_fetch(struct io_uring_cmd *cmd,
 				 u64 addr)
 {
 	struct ublk_io *io = &ubq->ios[tag];
+	u16 buf_index = 0;
+	u8 buf_flags = 0;
 	struct request *rq;
 	int ret;
 
@@ -299,15 +359,24 @@ static int ublk_commit_and_fetch(struct io_uring_cmd *cmd,
 		return -EINVAL;
 	if (READ_ONCE(io->flags) & UBLK_IO_FLAG_ACTIVE)
 		return -EBUSY;
-	if (READ_ONCE(io->flags) != UBLK_IO_FLAG_OWNED_BY_SRV)
+	if ((READ_ONCE(io->flags) & ~UBLK_IO_FLAG_AUTO_REG) !=
+	    UBLK_IO_FLAG_OWNED_BY_SRV)
 		return -EINVAL;
 	rq = io->req;
 
 	ret = ublk_check_commit(ubq, rq, res, addr);
 	if (ret)
 		return ret;
+	if (ublk_q_auto_buf_reg(ubq)) {
+		ret = ublk_parse_auto_buf_reg(cmd, &buf_index, &buf_flags);
+		if (ret)
+			return ret;
+	}
 
 	io->res = ublk_commit_result(ubq, rq, res, addr);
+	/* with the old index, before the new one is stored */
+	if (io->flags & UBLK_IO_FLAG_AUTO_REG)
+		ublk_auto_buf_unreg(io, cmd, issue_flags);
 
 	/*
 	 * Arm the slot with the new command before the request completes:
@@ -316,11 +385,14 @@ static int ublk_commit_and_fetch(struct io_uring_cmd *cmd,
 	 */
 	ublk_prep_cancel(cmd, issue_flags, ubq, tag);
 	io->cmd = cmd;
-	if (!ublk_q_user_copy(ubq))
+	io->buf_index = buf_index;
+	io->buf_flags = buf_flags;
+	if (!ublk_q_takes_refs(ubq))
 		io->addr = addr;
 
-	if (ublk_q_user_copy(ubq)) {
-		WRITE_ONCE(io->flags, UBLK_IO_FLAG_ACTIVE);
+	if (ublk_q_takes_refs(ubq)) {
+		/* the server's reference: the last one unless others hold @rq */
+		WRITE_ONCE(io->flags, UBLK_IO_FLAG_ACTIVE | UBLK_IO_FLAG_HELD);
 		ublk_put_io_ref(ubq, io);
 	} else {
 		WRITE_ONCE(io->req, NULL);
@@ -335,9 +407,7 @@ static int ublk_commit_and_fetch(struct io_uring_cmd *cmd,
 	 * ->srv_aborted, a full barrier, then reads the slots; this
 	 * publishes the slot ACTIVE, a full barrier, then reads the flag.
 	 * So at least one of the two sees the other, and the claim under
-	 * cancel_lock makes sure only one completes the command.  (With
-	 * user copy a copier may still hold the request; the command then
-	 * waits for the ring's own cancel.)
+	 * cancel_lock makes sure only one completes the command.
 	 */
 	smp_mb();
 	if (unlikely(READ_ONCE(ubq->dev->srv_aborted)) &&
@@ -401,9 +471,13 @@ static int ublk_handle_io_cmd(struct io_uring_cmd *cmd,
 	if (_IOC_TYPE(op) != 'u' &&
 	    !(IS_ENABLED(CONFIG_BLKDEV_UBLK_LEGACY_OPCODES) && _IOC_TYPE(op) == 0))
 		return -EOPNOTSUPP;
+	/* names a buffer table entry, not a slot: q_id and tag unused */
+	if (ublk_op_is(op, UBLK_U_IO_UNREGISTER_IO_BUF))
+		return ublk_unregister_io_buf(cmd, ub, addr, issue_flags);
 	if (!ublk_op_is(op, UBLK_U_IO_FETCH_REQ) &&
 	    !ublk_op_is(op, UBLK_U_IO_COMMIT_AND_FETCH_REQ) &&
-	    !ublk_op_is(op, UBLK_U_IO_NEED_GET_DATA))
+	    !ublk_op_is(op, UBLK_U_IO_NEED_GET_DATA) &&
+	    !ublk_op_is(op, UBLK_U_IO_REGISTER_IO_BUF))
 		return -EINVAL;
 
 	if (q_id >= ub->dev_info.nr_hw_queues)
@@ -413,6 +487,9 @@ static int ublk_handle_io_cmd(struct io_uring_cmd *cmd,
 		return -EINVAL;
 	tag = array_index_nospec(tag, ubq->q_depth);
 
+	if (ublk_op_is(op, UBLK_U_IO_REGISTER_IO_BUF))
+		return ublk_register_io_buf(cmd, ubq, &ubq->ios[tag], addr,
+					    issue_flags);
 	if (ublk_op_is(op, UBLK_U_IO_FETCH_REQ))
 		return ublk_fetch(cmd, issue_flags, ubq, tag, addr);
 	if (ublk_op_is(op, UBLK_U_IO_COMMIT_AND_FETCH_REQ))

@@ -720,6 +720,9 @@ static void ublk_reset_server(struct ublk_device *ub)
 			WRITE_ONCE(io->req, NULL);
 			io->addr = 0;
 			io->res = 0;
+			io->buf_index = 0;
+			io->buf_flags = 0;
+			io->buf_ctx = NULL;
 			refcount_set(&io->ref, 0);
 			WRITE_ONCE(io->flags, 0);
 		}
@@ -764,8 +767,25 @@ static void ublk_server_release(struct ublk_device *ub)
 
 void ublk_server_release_work(struct work_struct *work)
 {
-	struct ublk_device *ub = container_of(work, struct ublk_device,
-					      release_work);
+	struct ublk_device *ub = container_of(to_delayed_work(work),
+					      struct ublk_device, release_work);
+
+	/*
+	 * io_uring still holds buffers of requests (zero copy): their
+	 * release completes or frees what the loops below would fail and
+	 * reset, and it may come late, from a ring torn down after the
+	 * server is gone (the exit of its last user).  Nothing signals it;
+	 * look again shortly, keeping the reference.  Delivery stops at
+	 * once, so a parked or failed request does not wait for this.
+	 * (Pairs with the barrier before the decrement in
+	 * ublk_io_release().)
+	 */
+	if (atomic_read_acquire(&ub->nr_kbufs)) {
+		ublk_start_cancel(ub);
+		queue_delayed_work(ublk_wq, &ub->release_work,
+				   msecs_to_jiffies(5));
+		return;
+	}
 
 	ublk_server_release(ub);
 	/* the reference ublk_ch_release() took for this work */

@@ -87,6 +87,16 @@ static bool ublk_id_freed(u32 id)
 	return freed;
 }
 
+static bool ublk_no_devices(void)
+{
+	bool none;
+
+	spin_lock(&ublk_idr_lock);
+	none = idr_is_empty(&ublk_idr);
+	spin_unlock(&ublk_idr_lock);
+	return none;
+}
+
 int ublk_wait_id_freed(u32 id)
 {
 	if (wait_event_interruptible(ublk_idr_wq, ublk_id_freed(id)))
@@ -238,7 +248,7 @@ int ublk_add_dev(struct ublksrv_ctrl_dev_info *info, void __user *argp)
 	mutex_init(&ub->cancel_mutex);
 	spin_lock_init(&ub->lock);
 	init_waitqueue_head(&ub->wait);
-	INIT_WORK(&ub->release_work, ublk_server_release_work);
+	INIT_DELAYED_WORK(&ub->release_work, ublk_server_release_work);
 	ub->canceling = true;
 	ub->ub_number = -1;
 
@@ -427,6 +437,13 @@ static void __exit ublk_exit(void)
 	misc_deregister(&ublk_misc);
 	idr_for_each_entry(&ublk_idr, ub, id)
 		ublk_remove(ub);
+	/*
+	 * A device whose server's io_uring still holds buffers of its
+	 * requests lives on, with stage 2 of the server's exit polling for
+	 * them (delayed work on ublk_wq, with our release callback in the
+	 * rings): wait until every device is freed.
+	 */
+	wait_event(ublk_idr_wq, ublk_no_devices());
 	class_unregister(&ublk_chr_class);
 	unregister_chrdev_region(ublk_chr_devt, UBLK_MINORS);
 	idr_destroy(&ublk_idr);

@@ -23,6 +23,8 @@
  *   lifecycle.c device and server state machines: start, stop, cancel,
  *               recovery
  *   zoned.c     zoned devices (CONFIG_BLK_DEV_ZONED)
+ *   buf.c       zero copy: request buffers in the server's io_uring
+ *               buffer table (needs the kernel's io_buffer_register_bvec())
  *
  * Lock order (outermost first); each lock's users are listed where the
  * protected field is declared:
@@ -58,6 +60,22 @@
 #define UBLK_MAX_IO_BUF_BYTES	BIT(UBLK_IO_BUF_BITS)
 
 /*
+ * Zero copy needs io_uring to hold a request's pages in a ring's buffer
+ * table: io_buffer_register_bvec(), in mainline since 6.15 and in 6.12
+ * with this project's patches/base.  The Makefile defines UBLK_HAVE_KBUF
+ * when the kernel's <linux/io_uring/cmd.h> declares it.
+ */
+#ifdef UBLK_HAVE_KBUF
+#define UBLK_F_ZC_ALL		(UBLK_F_SUPPORT_ZERO_COPY |		\
+				 UBLK_F_AUTO_BUF_REG |			\
+				 UBLK_F_BUF_REG_OFF_DAEMON)
+#define UBLK_F_ZC_ALWAYS	UBLK_F_BUF_REG_OFF_DAEMON
+#else
+#define UBLK_F_ZC_ALL		0
+#define UBLK_F_ZC_ALWAYS	0
+#endif
+
+/*
  * The features this driver implements.  UBLK_U_CMD_GET_FEATURES reports
  * exactly these; ADD_DEV drops every other bit from the flags it
  * returns.
@@ -77,7 +95,8 @@
 				 UBLK_F_PER_IO_DAEMON |			\
 				 UBLK_F_SAFE_STOP_DEV |			\
 				 UBLK_F_NO_AUTO_PART_SCAN |		\
-				 UBLK_F_IO_DESC_SIZE)
+				 UBLK_F_IO_DESC_SIZE |			\
+				 UBLK_F_ZC_ALL)
 
 /* UBLK_F_IO_DESC_SIZE: the sizes a server may choose for a descriptor */
 #define UBLK_IO_DESC_SIZE_MIN	sizeof(struct ublksrv_io_desc)
@@ -88,7 +107,8 @@
 #define UBLK_F_ALWAYS		(UBLK_F_URING_CMD_COMP_IN_TASK |	\
 				 UBLK_F_CMD_IOCTL_ENCODE |		\
 				 UBLK_F_PER_IO_DAEMON |			\
-				 UBLK_F_SAFE_STOP_DEV)
+				 UBLK_F_SAFE_STOP_DEV |			\
+				 UBLK_F_ZC_ALWAYS)
 
 /* the parameter types the ABI defines, and the ones SET_PARAMS accepts */
 #define UBLK_PARAM_TYPE_DEFINED	GENMASK(6, 0)
@@ -116,6 +136,16 @@
  *   CANCELED               the command was completed with
  *                          UBLK_IO_RES_ABORT; the slot stays unusable
  *                          until the server closes /dev/ublkcN.
+ *   ACTIVE|HELD            (devices that take slot references, see
+ *                          @ref) the server committed @req and armed
+ *                          the slot with its next command, but a copier
+ *                          or a registered buffer still holds @req; the
+ *                          last of them completes it and clears HELD.
+ *                          The command may be cancelled meanwhile
+ *                          (CANCELED, @req still set until then).
+ *   AUTO_REG               (with OWNED_BY_SRV) UBLK_F_AUTO_BUF_REG put
+ *                          @req's buffer into the ring of @buf_ctx at
+ *                          @buf_index; the commit takes it out again.
  *
  *   idle --FETCH_REQ--> ACTIVE --request delivered--> OWNED_BY_SRV
  *   OWNED_BY_SRV --COMMIT_AND_FETCH_REQ--> ACTIVE
@@ -142,13 +172,18 @@
  *    requests the server held takes ubq->cancel_lock against it, and
  *    the reset of every slot that follows holds ub->mutex, as the loop
  *    does.
- *  - With user copy, a copier holds a reference (@ref) on the slot, so
- *    @req stays; whoever drops the last one completes the request.
+ *  - With user copy or zero copy, a copier or a registered buffer holds
+ *    a reference (@ref) on the slot, so @req stays; whoever drops the
+ *    last one completes the request (ublk_put_io_ref()), and clears
+ *    HELD and @req under ubq->cancel_lock, against the cancel paths'
+ *    claim.
  */
 #define UBLK_IO_FLAG_ACTIVE		0x01
 #define UBLK_IO_FLAG_OWNED_BY_SRV	0x02
 #define UBLK_IO_FLAG_NEED_GET_DATA	0x04
 #define UBLK_IO_FLAG_CANCELED		0x08
+#define UBLK_IO_FLAG_HELD		0x10
+#define UBLK_IO_FLAG_AUTO_REG		0x20
 
 struct ublk_io {
 	/* the server's data buffer for this slot (copy mode), or 0 */
@@ -161,13 +196,26 @@ struct ublk_io {
 	/* the task that fetched this slot; all its commands come from it */
 	struct task_struct	*task;
 	/*
-	 * UBLK_F_USER_COPY: 1 while the server owns @req, plus one per
-	 * pread()/pwrite() copying its data; @req completes when it drops
-	 * to 0.  0 while the driver owns the slot.  It is the slot's, not
-	 * the request's, so that a copier never touches a request it has
-	 * no reference to.
+	 * UBLK_F_USER_COPY, UBLK_F_SUPPORT_ZERO_COPY, UBLK_F_AUTO_BUF_REG
+	 * (ublk_q_takes_refs()): 1 while the server owns @req, plus one
+	 * per pread()/pwrite() copying its data and one per io_uring
+	 * buffer table entry holding its pages; @req completes when it
+	 * drops to 0.  0 while the driver owns the slot.  It is the
+	 * slot's, not the request's, so that a copier never touches a
+	 * request it has no reference to.
 	 */
 	refcount_t		ref;
+	/*
+	 * UBLK_F_AUTO_BUF_REG, written by the slot's task: where the
+	 * command the slot holds (its SQE's addr) wants the next request's
+	 * buffer
+	 * (@buf_index, UBLK_AUTO_BUF_REG_* @buf_flags), and, with
+	 * UBLK_IO_FLAG_AUTO_REG, the ring (io_uring_cmd_ctx_handle()) the
+	 * current request's buffer went into.
+	 */
+	u16			buf_index;
+	u8			buf_flags;
+	void			*buf_ctx;
 } ____cacheline_aligned_in_smp;
 
 /*
@@ -271,9 +319,18 @@ struct ublk_device {
 	wait_queue_head_t	wait;
 	/*
 	 * Stage 2 of server exit, queued on ublk_wq by the release of
-	 * /dev/ublkcN with a device reference that it drops.
+	 * /dev/ublkcN with a device reference that it drops.  It requeues
+	 * itself while @nr_kbufs is not 0.
 	 */
-	struct work_struct	release_work;
+	struct delayed_work	release_work;
+	/*
+	 * Request buffers in io_uring buffer tables (zero copy).  Each
+	 * holds a slot reference; its release callback drops that, then
+	 * this count, and touches the device no more: stage 2, which keeps
+	 * the device alive, waits for 0 before it fails requests and
+	 * resets slots.
+	 */
+	atomic_t		nr_kbufs;
 
 	/* under ->lock: the server's mm (first mmap) and process */
 	spinlock_t		lock;
@@ -350,6 +407,27 @@ static inline bool ublk_q_zoned(const struct ublk_queue *ubq)
 	return ubq->flags & UBLK_F_ZONED;
 }
 
+static inline bool ublk_q_zero_copy(const struct ublk_queue *ubq)
+{
+	return ubq->flags & UBLK_F_SUPPORT_ZERO_COPY;
+}
+
+static inline bool ublk_q_auto_buf_reg(const struct ublk_queue *ubq)
+{
+	return ubq->flags & UBLK_F_AUTO_BUF_REG;
+}
+
+/*
+ * The driver copies no data: the server reaches the request's pages
+ * with pread()/pwrite() or through io_uring, the slot has no buffer, and
+ * those users hold slot references (ublk_io.ref).
+ */
+static inline bool ublk_q_takes_refs(const struct ublk_queue *ubq)
+{
+	return ubq->flags & (UBLK_F_USER_COPY | UBLK_F_SUPPORT_ZERO_COPY |
+			     UBLK_F_AUTO_BUF_REG);
+}
+
 /* the descriptor of slot @tag; the bytes after it stay zero */
 static inline struct ublksrv_io_desc *ublk_iod(const struct ublk_queue *ubq,
 					       unsigned int tag)
@@ -421,6 +499,49 @@ void ublk_deliver_batch(struct ublk_io *io, struct request *head);
 void ublk_put_io_ref(struct ublk_queue *ubq, struct ublk_io *io);
 bool ublk_claim_idle_cmd(struct ublk_queue *ubq, struct ublk_io *io,
 			 struct io_uring_cmd *cmd);
+
+/* buf.c */
+#ifdef UBLK_HAVE_KBUF
+int ublk_register_io_buf(struct io_uring_cmd *cmd, struct ublk_queue *ubq,
+			 struct ublk_io *io, u64 index,
+			 unsigned int issue_flags);
+int ublk_unregister_io_buf(struct io_uring_cmd *cmd, struct ublk_device *ub,
+			   u64 index, unsigned int issue_flags);
+int ublk_auto_buf_reg(struct ublk_queue *ubq, struct ublk_io *io,
+		      struct request *rq, struct io_uring_cmd *cmd,
+		      unsigned int issue_flags);
+void ublk_auto_buf_unreg(struct ublk_io *io, struct io_uring_cmd *cmd,
+			 unsigned int issue_flags);
+#else
+static inline int ublk_register_io_buf(struct io_uring_cmd *cmd,
+				       struct ublk_queue *ubq,
+				       struct ublk_io *io, u64 index,
+				       unsigned int issue_flags)
+{
+	return -EINVAL;
+}
+
+static inline int ublk_unregister_io_buf(struct io_uring_cmd *cmd,
+					 struct ublk_device *ub, u64 index,
+					 unsigned int issue_flags)
+{
+	return -EINVAL;
+}
+
+static inline int ublk_auto_buf_reg(struct ublk_queue *ubq,
+				    struct ublk_io *io, struct request *rq,
+				    struct io_uring_cmd *cmd,
+				    unsigned int issue_flags)
+{
+	return -EOPNOTSUPP;
+}
+
+static inline void ublk_auto_buf_unreg(struct ublk_io *io,
+				       struct io_uring_cmd *cmd,
+				       unsigned int issue_flags)
+{
+}
+#endif
 
 /* cdev.c */
 int ublk_add_chdev(struct ublk_device *ub);

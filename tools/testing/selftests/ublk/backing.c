@@ -66,20 +66,31 @@ void kublk_backing_close(struct kublk_dev *dev)
 /*
  * One backing IO for request op @op.  DISCARD and WRITE_ZEROES both punch
  * a hole: a hole reads back as zeroes, and tmpfs has no ZERO_RANGE.
+ * With zero copy, READ and WRITE go to the registered request buffer,
+ * whose addresses start at 0: addr is the offset in the request.
  */
 void kublk_backing_prep(struct kublk_thread *t, struct kublk_queue *q, int tag,
-			int file, unsigned int op, void *buf, unsigned int len,
+			int file, unsigned int op, unsigned int buf_off, unsigned int len,
 			unsigned long long off, unsigned int tgt_data)
 {
 	struct io_uring_sqe *sqe = kublk_tgt_sqe(t);
+	const struct kublk_io *io = &q->ios[tag];
+	bool zc = io->flags & KUBLK_IO_ZC;
+	void *buf = zc ? (void *)(uintptr_t)buf_off : (char *)io->buf + buf_off;
 	int fd = file + 1;
 
 	switch (op) {
 	case UBLK_IO_OP_READ:
-		io_uring_prep_read(sqe, fd, buf, len, off);
+		if (zc)
+			io_uring_prep_read_fixed(sqe, fd, buf, len, off, io->zc_index);
+		else
+			io_uring_prep_read(sqe, fd, buf, len, off);
 		break;
 	case UBLK_IO_OP_WRITE:
-		io_uring_prep_write(sqe, fd, buf, len, off);
+		if (zc)
+			io_uring_prep_write_fixed(sqe, fd, buf, len, off, io->zc_index);
+		else
+			io_uring_prep_write(sqe, fd, buf, len, off);
 		break;
 	case UBLK_IO_OP_FLUSH:
 		io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
@@ -134,7 +145,7 @@ int kublk_backing_queue_io(struct kublk_thread *t, struct kublk_queue *q, int ta
 
 	if (res < 0)
 		return res;
-	kublk_backing_prep(t, q, tag, 0, ublksrv_get_op(kublk_iod(q, tag)), q->ios[tag].buf,
+	kublk_backing_prep(t, q, tag, 0, ublksrv_get_op(kublk_iod(q, tag)), 0,
 			   kublk_io_len(q, tag), kublk_io_off(q, tag), 0);
 	return KUBLK_QUEUED;
 }

@@ -75,7 +75,7 @@ int kublk_get_params(int dev_id, struct ublk_params *p)
 }
 
 static const char *const feature_names[] = {
-	[0] = "ZERO_COPY",
+	[0] = "SUPPORT_ZERO_COPY",
 	[1] = "URING_CMD_COMP_IN_TASK",
 	[2] = "NEED_GET_DATA",
 	[3] = "USER_RECOVERY",

@@ -12,6 +12,10 @@
  * driver completes the outstanding command with UBLK_IO_RES_ABORT; once
  * every slot of the thread is aborted and no target IO is left, the
  * thread exits.
+ *
+ * Zero copy (zc.c) adds REGISTER_IO_BUF before the target serves a
+ * request and UNREGISTER_IO_BUF after, or with AUTO_BUF_REG a struct
+ * ublk_auto_buf_reg in the sqe->addr of FETCH and COMMIT_AND_FETCH.
  */
 #include <assert.h>
 #include <signal.h>
@@ -203,6 +207,10 @@ static void queue_io_cmd(struct kublk_thread *t, struct kublk_queue *q, int tag,
 	cmd->tag = tag;
 	cmd->result = result;
 	cmd->addr = addr;
+	/* where the driver is to register the next request's buffer */
+	if (kublk_dev_auto_zc(q->dev) &&
+	    (cmd_op == UBLK_U_IO_FETCH_REQ || cmd_op == UBLK_U_IO_COMMIT_AND_FETCH_REQ))
+		sqe->addr = kublk_zc_auto_reg(t, io);
 	sqe->user_data = kublk_ud(q->q_id, tag, _IOC_NR(cmd_op), 0, false);
 	io->flags |= KUBLK_IO_IN_KERNEL;
 	t->cmd_inflight++;
@@ -213,8 +221,11 @@ static void queue_fetch(struct kublk_thread *t, struct kublk_queue *q, int tag)
 	const struct kublk_dev *dev = q->dev;
 	__u64 addr = (unsigned long)q->ios[tag].buf;
 
-	/* NEED_GET_DATA: the buffer is named when a WRITE needs it */
-	if (dev_user_copy(dev) || dev_get_data(dev))
+	/*
+	 * NEED_GET_DATA: the buffer is named when a WRITE needs it; zero
+	 * copy and user copy have none
+	 */
+	if (dev_user_copy(dev) || dev_get_data(dev) || kublk_dev_any_zc(dev))
 		addr = 0;
 	queue_io_cmd(t, q, tag, UBLK_U_IO_FETCH_REQ, 0, addr);
 }
@@ -240,8 +251,8 @@ void kublk_commit_io(struct kublk_thread *t, struct kublk_queue *q, int tag, int
 			}
 		}
 		addr = 0;
-	} else if (dev_get_data(dev) && op != UBLK_IO_OP_READ) {
-		/* only a READ's data goes through the commit's buffer */
+	} else if ((dev_get_data(dev) && op != UBLK_IO_OP_READ) || kublk_dev_any_zc(dev)) {
+		/* zero copy has no buffer; NEED_GET_DATA uses it for READs only */
 		addr = 0;
 	}
 	queue_io_cmd(t, q, tag, UBLK_U_IO_COMMIT_AND_FETCH_REQ, res, addr);
@@ -249,17 +260,27 @@ void kublk_commit_io(struct kublk_thread *t, struct kublk_queue *q, int tag, int
 
 void kublk_complete_io(struct kublk_thread *t, struct kublk_queue *q, int tag, int res)
 {
+	/* a buffer we registered leaves the table before the commit */
+	if (!kublk_zc_end(t, q, tag, res))
+		return;
 	if (t->offload)
 		kublk_push(t, q->ios[tag].t, q->q_id, tag, res);
 	else
 		kublk_commit_io(t, q, tag, res);
 }
 
-static inline bool ublk_rq_has_data(const struct ublksrv_io_desc *iod)
+void kublk_serve_io(struct kublk_thread *t, struct kublk_queue *q, int tag)
 {
-	unsigned int op = ublksrv_get_op(iod);
+	int res = q->dev->tgt->queue_io(t, q, tag);
 
-	return op == UBLK_IO_OP_READ || op == UBLK_IO_OP_WRITE;
+	if (res != KUBLK_QUEUED)
+		kublk_complete_io(t, q, tag, res);
+}
+
+void kublk_start_io(struct kublk_thread *t, struct kublk_queue *q, int tag)
+{
+	if (kublk_zc_begin(t, q, tag))
+		kublk_serve_io(t, q, tag);
 }
 
 /* a request arrived in slot (q, tag) */
@@ -269,14 +290,13 @@ static void dispatch_io(struct kublk_thread *t, struct kublk_queue *q, int tag)
 	const struct ublksrv_io_desc *iod = kublk_iod(q, tag);
 	struct kublk_io *io = &q->ios[tag];
 	unsigned int len = iod->nr_sectors << 9;
-	int res;
 
 	io->flags |= KUBLK_IO_IN_SERVER;
 	io->tgt_pending = 0;
 	io->tgt_res = 0;
 	io->tgt_state = 0;
 
-	if (ublk_rq_has_data(iod) && len > dev->info.max_io_buf_bytes) {
+	if (kublk_rq_has_data(iod) && len > dev->info.max_io_buf_bytes) {
 		kublk_err("q%d tag %d: request of %u bytes exceeds max_io %u",
 			  q->q_id, tag, len, dev->info.max_io_buf_bytes);
 		kublk_commit_io(t, q, tag, -EIO);
@@ -296,9 +316,7 @@ static void dispatch_io(struct kublk_thread *t, struct kublk_queue *q, int tag)
 		kublk_offload_submit(t, q, tag);
 		return;
 	}
-	res = dev->tgt->queue_io(t, q, tag);
-	if (res != KUBLK_QUEUED)
-		kublk_complete_io(t, q, tag, res);
+	kublk_start_io(t, q, tag);
 }
 
 static void handle_notify(struct kublk_thread *t, const struct io_uring_cqe *cqe)
@@ -339,6 +357,10 @@ void kublk_handle_cqe(struct kublk_thread *t, const struct io_uring_cqe *cqe)
 	}
 	if (op == KUBLK_EV_NOTIFY) {
 		handle_notify(t, cqe);
+		return;
+	}
+	if (op == KUBLK_EV_ZC_REG || op == KUBLK_EV_ZC_UNREG) {
+		kublk_zc_cqe(t, q, tag, cqe);
 		return;
 	}
 
@@ -403,6 +425,7 @@ static void server_exit(struct kublk_thread *t)
 		io_uring_queue_exit(&t->ring);
 	t->ring_ok = false;
 	kublk_buf_ring_free(&t->evbr);
+	kublk_zc_table_exit(t);
 	__atomic_sub_fetch(&dev->threads_running, 1, __ATOMIC_SEQ_CST);
 	pthread_kill(dev->main_tid, SIGUSR1);
 }
@@ -415,7 +438,12 @@ static void *server_thread_fn(void *arg)
 	struct kublk_queue *q;
 	int tag, n = 0, ret;
 
+	/* zero copy: a REGISTER or UNREGISTER at a time, never with the IO */
+	if (kublk_dev_any_zc(dev) && !dev->nr_offload && !per_io)
+		per_io = 1;
 	ret = kublk_thread_ring_init(t, round_up(t->nr_ios * (1 + per_io) + 8, 8));
+	if (!ret)
+		ret = kublk_zc_table_init(t);
 	if (!ret && dev->nr_offload)
 		ret = kublk_notify_start(t);
 	if (ret) {
@@ -486,7 +514,9 @@ static int alloc_queues(struct kublk_dev *dev)
 		for (tag = 0; tag < q->depth; tag++) {
 			struct kublk_io *io = &q->ios[tag];
 
-			if (posix_memalign(&io->buf, pg, dev->info.max_io_buf_bytes))
+			/* zero copy: the request's own pages, no buffer */
+			if (!kublk_dev_any_zc(dev) &&
+			    posix_memalign(&io->buf, pg, dev->info.max_io_buf_bytes))
 				return -ENOMEM;
 			if (priv) {
 				io->tgt_priv = calloc(1, priv);
@@ -555,7 +585,8 @@ static void place_ios(struct kublk_dev *dev)
 				idx = n % dev->nr_threads;
 			t = &dev->threads[idx];
 			q->ios[tag].t = t;
-			t->nr_ios++;
+			/* its entry in t's buffer table: tag, with a thread a queue */
+			q->ios[tag].buf_index = t->nr_ios++;
 		}
 	}
 }

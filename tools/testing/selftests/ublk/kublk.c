@@ -158,6 +158,9 @@ enum {
 	OPT_PER_IO_TASKS,
 	OPT_IO_DESC_SIZE,
 	OPT_COMPAT,
+	OPT_AUTO_ZC_FALLBACK,
+	OPT_AUTO_ZC_FORCE_FALLBACK,
+	OPT_ZC_NO_UNREGISTER,
 };
 
 static const struct option core_opts[] = {
@@ -178,6 +181,10 @@ static const struct option core_opts[] = {
 	{ "user_copy", no_argument, NULL, 'u' },
 	{ "zero_copy", no_argument, NULL, 'z' },
 	{ "auto_zc", no_argument, NULL, OPT_AUTO_ZC },
+	{ "auto_zc_fallback", no_argument, NULL, OPT_AUTO_ZC_FALLBACK },
+	/* test-only, not in mainline's kublk: see zc.c */
+	{ "auto_zc_force_fallback", no_argument, NULL, OPT_AUTO_ZC_FORCE_FALLBACK },
+	{ "zc_no_unregister", no_argument, NULL, OPT_ZC_NO_UNREGISTER },
 	{ "batch", no_argument, NULL, 'b' },
 	{ "prio", required_argument, NULL, OPT_PRIO },
 	{ "iopoll", no_argument, NULL, OPT_IOPOLL },
@@ -349,6 +356,15 @@ static int parse_core_opt(struct kublk_dev *dev, int opt, const char *arg)
 	case OPT_AUTO_ZC:
 		dev->auto_zc = true;
 		return 0;
+	case OPT_AUTO_ZC_FALLBACK:
+		dev->auto_zc_fallback = true;
+		return 0;
+	case OPT_AUTO_ZC_FORCE_FALLBACK:
+		dev->auto_zc_force_fallback = true;
+		return 0;
+	case OPT_ZC_NO_UNREGISTER:
+		dev->zc_no_unregister = true;
+		return 0;
 	case 'b':
 		dev->batch = true;
 		return 0;
@@ -494,6 +510,33 @@ static int parse_dev_args(struct kublk_dev *dev, int argc, char **argv)
 		kublk_err("--recovery_reissue and --recovery_fail_io exclude each other");
 		return -EINVAL;
 	}
+	if ((dev->zero_copy || dev->auto_zc) &&
+	    (dev->flags & (UBLK_F_USER_COPY | UBLK_F_NEED_GET_DATA))) {
+		kublk_err("%s: zero copy moves no data through server buffers; it excludes %s",
+			  dev->zero_copy ? "-z" : "--auto_zc",
+			  dev->flags & UBLK_F_USER_COPY ? "-u (user copy)" : "-g (need get data)");
+		return -EINVAL;
+	}
+	if (dev->auto_zc_fallback && !(dev->zero_copy && dev->auto_zc)) {
+		kublk_err("--auto_zc_fallback needs both -z and --auto_zc (a request whose automatic registration failed is registered by the server)");
+		return -EINVAL;
+	}
+	if (dev->auto_zc_force_fallback && !dev->auto_zc_fallback) {
+		kublk_err("--auto_zc_force_fallback needs --auto_zc_fallback");
+		return -EINVAL;
+	}
+	if (dev->zc_no_unregister && !dev->zero_copy) {
+		kublk_err("--zc_no_unregister needs -z");
+		return -EINVAL;
+	}
+	if (dev->auto_zc && dev->nr_offload) {
+		kublk_err("--auto_zc and --offload exclude each other: the driver registers the buffer in the server thread's ring, offload threads do the IO on theirs");
+		return -EINVAL;
+	}
+	if (dev->zero_copy)
+		dev->flags |= UBLK_F_SUPPORT_ZERO_COPY;
+	if (dev->auto_zc)
+		dev->flags |= UBLK_F_AUTO_BUF_REG;
 	/* the driver refuses it too (-EINVAL); say why before asking */
 	if ((dev->flags & UBLK_F_QUIESCE) && !(dev->flags & UBLK_F_USER_RECOVERY)) {
 		kublk_err("--quiesce needs a recovery mode (-r 1, --recovery_reissue 1 or --recovery_fail_io 1)");
@@ -540,6 +583,8 @@ static int check_features(struct kublk_dev *dev)
 		{ UBLK_F_QUIESCE, "--quiesce" },
 		{ UBLK_F_NO_AUTO_PART_SCAN, "--no_auto_part_scan" },
 		{ UBLK_F_IO_DESC_SIZE, "--io_desc_size" },
+		{ UBLK_F_SUPPORT_ZERO_COPY, "-z" },
+		{ UBLK_F_AUTO_BUF_REG, "--auto_zc" },
 	};
 	unsigned int i;
 	int ret;
@@ -554,14 +599,15 @@ static int check_features(struct kublk_dev *dev)
 		    need_feature(dev, wanted[i].flag, wanted[i].opt))
 			return -EOPNOTSUPP;
 
+	/* offload threads register the buffers in their own rings */
+	if (dev->zero_copy && dev->nr_offload &&
+	    need_feature(dev, UBLK_F_BUF_REG_OFF_DAEMON, "-z with --offload"))
+		return -EOPNOTSUPP;
+
 	/* later features: parsed now, served once kublk implements them */
-	if (dev->zero_copy && !need_feature(dev, UBLK_F_SUPPORT_ZERO_COPY, "-z"))
-		goto not_yet;
-	if (dev->auto_zc && !need_feature(dev, UBLK_F_AUTO_BUF_REG, "--auto_zc"))
-		goto not_yet;
 	if (dev->batch && !need_feature(dev, UBLK_F_BATCH_IO, "-b"))
 		goto not_yet;
-	if (dev->zero_copy || dev->auto_zc || dev->batch)
+	if (dev->batch)
 		return -EOPNOTSUPP;
 	if (dev->prio || dev->iopoll) {
 		kublk_err("%s: this ublk driver reports no %s feature",
@@ -578,8 +624,7 @@ static int check_features(struct kublk_dev *dev)
 	dev->flags |= dev->features & UBLK_F_UPDATE_SIZE;
 	return 0;
 not_yet:
-	kublk_err("%s: supported by the driver, not by this kublk yet",
-		  dev->zero_copy ? "-z" : dev->auto_zc ? "--auto_zc" : "-b");
+	kublk_err("-b: supported by the driver, not by this kublk yet");
 	return -EOPNOTSUPP;
 }
 
@@ -1477,7 +1522,22 @@ static void usage(FILE *f)
 	      "                          recovery mode)\n"
 	      "      --no_auto_part_scan no partition scan when the device starts\n"
 	      "                          (NO_AUTO_PART_SCAN)\n"
-	      "  -z, --zero_copy, --auto_zc, -b, --batch, --prio N, --iopoll\n"
+	      "  -z, --zero_copy         zero copy (SUPPORT_ZERO_COPY): the server registers\n"
+	      "                          each request's pages in its ring's buffer table\n"
+	      "                          (REGISTER_IO_BUF) and does the backing IO on them\n"
+	      "                          with READ/WRITE_FIXED; no server buffers\n"
+	      "      --auto_zc           zero copy with AUTO_BUF_REG: the driver registers\n"
+	      "                          them when it delivers the request\n"
+	      "      --auto_zc_fallback  with -z and --auto_zc: a request whose automatic\n"
+	      "                          registration failed (NEED_REG_BUF) is registered\n"
+	      "                          by the server\n"
+	      "      --auto_zc_force_fallback\n"
+	      "                          test only: with --auto_zc_fallback, give the driver\n"
+	      "                          an occupied table entry, so that every automatic\n"
+	      "                          registration fails and takes the fallback\n"
+	      "      --zc_no_unregister  test only: with -z, never unregister a buffer; they\n"
+	      "                          stay registered until the server's rings go away\n"
+	      "  -b, --batch, --prio N, --iopoll\n"
 	      "                          later features: refused until the driver reports\n"
 	      "                          them and kublk implements them\n"
 	      "      --foreground        serve in the foreground (prints the id when live)\n"

@@ -20,10 +20,23 @@
  * With --offload N, N offload threads run the targets on their own rings;
  * server threads only fetch, copy and commit.
  *
- * Data.  Targets always see the request's data in the slot's server
- * buffer (struct kublk_io.buf): in copy mode the driver copies it there,
- * with NEED_GET_DATA the driver asks for the buffer first, and with
- * USER_COPY the core moves it with pread()/pwrite() on /dev/ublkcN.
+ * Data.  Without zero copy, targets see the request's data in the slot's
+ * server buffer (struct kublk_io.buf): in copy mode the driver copies it
+ * there, with NEED_GET_DATA the driver asks for the buffer first, and
+ * with USER_COPY the core moves it with pread()/pwrite() on /dev/ublkcN.
+ *
+ * Zero copy (-z, --auto_zc; zc.c).  Slots have no server buffer: the
+ * request's own pages sit in the fixed buffer table of the ring that does
+ * the backing IO, at index kublk_io.zc_index, and targets read and write
+ * them with READ_FIXED / WRITE_FIXED (addr = byte offset in the request).
+ * With -z the core registers them (UBLK_U_IO_REGISTER_IO_BUF) before the
+ * target sees the request and unregisters them when the target completes
+ * it, before the commit; with --auto_zc the driver registers them at the
+ * slot's index when it delivers the request and unregisters them at the
+ * commit.  Every server thread's ring has a sparse table with one entry
+ * per slot it owns (kublk_io.buf_index: the tag, with one thread per
+ * queue); offload threads (-z only, UBLK_F_BUF_REG_OFF_DAEMON) register
+ * in their own rings, at the slot's index among theirs.
  */
 #ifndef KUBLK_H
 #define KUBLK_H
@@ -62,6 +75,8 @@
  */
 #define KUBLK_UD_TGT		(1ULL << 63)
 #define KUBLK_EV_NOTIFY		0xf0	/* offload eventfd read */
+#define KUBLK_EV_ZC_REG		0xf1	/* UBLK_U_IO_REGISTER_IO_BUF */
+#define KUBLK_EV_ZC_UNREG	0xf2	/* UBLK_U_IO_UNREGISTER_IO_BUF */
 
 static inline __u64 kublk_ud(unsigned int q_id, unsigned int tag, unsigned int op,
 			     unsigned int tgt_data, bool tgt)
@@ -92,7 +107,12 @@ struct kublk_io {
 #define KUBLK_IO_IN_SERVER	(1U << 1)	/* a request is being served */
 #define KUBLK_IO_OFFLOADED	(1U << 2)	/* ... by an offload thread */
 #define KUBLK_IO_DONE		(1U << 3)	/* aborted: no more commands */
+#define KUBLK_IO_ZC		(1U << 4)	/* data in fixed buffer zc_index */
+#define KUBLK_IO_ZC_REG		(1U << 5)	/* ... registered by us: unregister */
 	struct kublk_thread *t;		/* the server thread owning the slot */
+	unsigned int buf_index;		/* index in t's buffer table (zero copy) */
+	unsigned int zc_index;		/* where the request's buffer is now */
+	int zc_res;			/* the target's result, while unregistering */
 
 	/* for the target while it serves a request */
 	int tgt_pending;		/* backing IOs not completed yet */
@@ -134,6 +154,7 @@ struct kublk_thread {
 	struct io_uring ring;
 	bool ring_ok;
 	unsigned int ring_depth;
+	void *zc_dummy;			/* --auto_zc_force_fallback's user buffer */
 
 	int nr_ios;			/* slots owned (server threads) */
 	int nr_done;			/* ... that were aborted */
@@ -211,8 +232,13 @@ struct kublk_dev {
 	bool recovering;		/* started by "kublk recover" */
 	const char *log;
 
+	bool zero_copy, auto_zc;	/* -z, --auto_zc */
+	bool auto_zc_fallback;		/* --auto_zc_fallback */
+	/* test-only: every auto registration fails; no UNREGISTER_IO_BUF */
+	bool auto_zc_force_fallback, zc_no_unregister;
+
 	/* options parsed for later features; refused unless supported */
-	bool zero_copy, auto_zc, batch, iopoll;
+	bool batch, iopoll;
 	int prio;
 
 	/* the target */
@@ -277,6 +303,10 @@ void kublk_print_flags(FILE *f, __u64 flags);
 /* io.c */
 int kublk_start_threads(struct kublk_dev *dev);
 void kublk_join_threads(struct kublk_dev *dev);
+/* have the target serve the request of (q, tag) on t (zero copy first) */
+void kublk_start_io(struct kublk_thread *t, struct kublk_queue *q, int tag);
+/* ... the target part: ->queue_io(), completing at once if it is done */
+void kublk_serve_io(struct kublk_thread *t, struct kublk_queue *q, int tag);
 /* target: the request of (q, tag) is done with @res (bytes or -errno) */
 void kublk_complete_io(struct kublk_thread *t, struct kublk_queue *q, int tag, int res);
 /* target: an SQE for its IO on t's ring (user_data: kublk_ud(..., true)) */
@@ -301,7 +331,41 @@ static inline const struct ublksrv_io_desc *kublk_iod(const struct kublk_queue *
 						 (size_t)tag * q->iod_size);
 }
 
+/* zc.c: zero copy */
+static inline bool kublk_dev_zc(const struct kublk_dev *dev)
+{
+	return dev->info.flags & UBLK_F_SUPPORT_ZERO_COPY;
+}
+
+static inline bool kublk_dev_auto_zc(const struct kublk_dev *dev)
+{
+	return dev->info.flags & UBLK_F_AUTO_BUF_REG;
+}
+
+/* the request's pages, not a server buffer, carry the data */
+static inline bool kublk_dev_any_zc(const struct kublk_dev *dev)
+{
+	return kublk_dev_zc(dev) || kublk_dev_auto_zc(dev);
+}
+
+int kublk_zc_table_init(struct kublk_thread *t);
+void kublk_zc_table_exit(struct kublk_thread *t);
+__u64 kublk_zc_auto_reg(const struct kublk_thread *t, const struct kublk_io *io);
+bool kublk_zc_begin(struct kublk_thread *t, struct kublk_queue *q, int tag);
+bool kublk_zc_end(struct kublk_thread *t, struct kublk_queue *q, int tag, int res);
+void kublk_zc_cqe(struct kublk_thread *t, struct kublk_queue *q, int tag,
+		  const struct io_uring_cqe *cqe);
+
+static inline bool kublk_rq_has_data(const struct ublksrv_io_desc *iod)
+{
+	unsigned int op = ublksrv_get_op(iod);
+
+	return op == UBLK_IO_OP_READ || op == UBLK_IO_OP_WRITE;
+}
+
 /* offload.c */
+unsigned int kublk_offload_index(const struct kublk_dev *dev, unsigned int q_id,
+				 unsigned int tag);
 int kublk_offload_start(struct kublk_dev *dev);
 void kublk_offload_stop(struct kublk_dev *dev);
 void kublk_offload_submit(struct kublk_thread *t, struct kublk_queue *q, int tag);
@@ -310,9 +374,13 @@ void kublk_offload_drain(struct kublk_thread *t);
 /* backing.c: helpers for targets with backing files */
 int kublk_backing_open(struct kublk_dev *dev, int i, unsigned long long *size);
 void kublk_backing_close(struct kublk_dev *dev);
-/* prepare one IO on backing file i (fixed file i + 1) */
+/*
+ * prepare one IO on backing file i (fixed file i + 1), on the bytes from
+ * @buf_off of the request's data (its server buffer, or with zero copy
+ * its registered pages)
+ */
 void kublk_backing_prep(struct kublk_thread *t, struct kublk_queue *q, int tag,
-			int file, unsigned int op, void *buf, unsigned int len,
+			int file, unsigned int op, unsigned int buf_off, unsigned int len,
 			unsigned long long off, unsigned int tgt_data);
 void kublk_backing_set_params(struct kublk_dev *dev);
 void kublk_set_discard(struct kublk_dev *dev);

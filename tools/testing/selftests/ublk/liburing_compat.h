@@ -4,6 +4,10 @@
  * for IORING_OP_URING_CMD, IORING_OP_READ_MULTISHOT (kernel 6.7+) and
  * provided-buffer rings.  Everything here is a thin wrapper over the
  * kernel ABI, so it also builds against a newer liburing.
+ *
+ * Zero copy needs nothing from here: 2.3 has io_uring_register_buffers_sparse()
+ * and io_uring_register_buffers_tags() (IORING_REGISTER_BUFFERS2, whose
+ * table may mix empty entries with real ones) and READ/WRITE_FIXED.
  */
 #ifndef KUBLK_LIBURING_COMPAT_H
 #define KUBLK_LIBURING_COMPAT_H

@@ -36,6 +36,7 @@ static void offload_exit(struct kublk_thread *t)
 		io_uring_queue_exit(&t->ring);
 	t->ring_ok = false;
 	kublk_buf_ring_free(&t->evbr);
+	kublk_zc_table_exit(t);
 }
 
 static void *offload_thread_fn(void *arg)
@@ -45,7 +46,12 @@ static void *offload_thread_fn(void *arg)
 	int per_io = dev->tgt->sqes_per_io(dev);
 	int ret;
 
+	/* -z: REGISTER / UNREGISTER_IO_BUF on this ring (BUF_REG_OFF_DAEMON) */
+	if (kublk_dev_zc(dev) && !per_io)
+		per_io = 1;
 	ret = kublk_thread_ring_init(t, round_up(t->nr_ios * per_io + 8, 8));
+	if (!ret)
+		ret = kublk_zc_table_init(t);
 	if (!ret)
 		ret = kublk_notify_start(t);
 	if (!ret)
@@ -72,6 +78,13 @@ static struct kublk_thread *offload_thread_of(struct kublk_dev *dev,
 	return &dev->offload[(q_id * dev->info.queue_depth + tag) % dev->nr_offload];
 }
 
+/* the slot's index among those of its offload thread: its buffer table entry */
+unsigned int kublk_offload_index(const struct kublk_dev *dev, unsigned int q_id,
+				 unsigned int tag)
+{
+	return (q_id * dev->info.queue_depth + tag) / dev->nr_offload;
+}
+
 /* server thread: have slot (q, tag)'s request served by its offload thread */
 void kublk_offload_submit(struct kublk_thread *t, struct kublk_queue *q, int tag)
 {
@@ -86,11 +99,7 @@ void kublk_offload_drain(struct kublk_thread *t)
 	struct kublk_mpq_ent e;
 
 	while (kublk_inbox_pop(t, &e)) {
-		struct kublk_queue *q = &dev->queues[e.q_id];
-		int res = dev->tgt->queue_io(t, q, e.tag);
-
-		if (res != KUBLK_QUEUED)
-			kublk_complete_io(t, q, e.tag, res);
+		kublk_start_io(t, &dev->queues[e.q_id], e.tag);
 	}
 }
 

@@ -34,7 +34,9 @@ must_fail add -t loop
 must_fail add -t loop "$UBLK_TMP/missing"
 must_fail add -t stripe --chunk 5000 "$UBLK_TMP/missing"
 must_fail add -t null -u -g
-must_fail add -t null -z
+must_fail add -t null -z -u
+must_fail add -t null --auto_zc_fallback
+must_fail add -t null -z --zc_no_unregister --auto_zc_force_fallback
 must_fail add -t null --iopoll
 must_fail add -t null --prio 1
 must_fail add -t fault_inject --die_at never

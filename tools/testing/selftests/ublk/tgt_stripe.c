@@ -19,6 +19,10 @@
  *
  *   nr_iov per file <= end / unit_size - start / unit_size + 1
  *
+ * With zero copy there is no vectored fixed-buffer IO: every piece is a
+ * READ_FIXED / WRITE_FIXED of its own, at its offset in the one
+ * registered request buffer (tgt_data: which piece).
+ *
  * FLUSH is an fdatasync of every file, DISCARD and WRITE_ZEROES one
  * punched hole per file over the same per-file ranges.  The request
  * completes when all its backing IOs have; any error or short transfer
@@ -145,15 +149,18 @@ static void stripe_deinit(struct kublk_dev *dev)
 
 static int stripe_sqes_per_io(const struct kublk_dev *dev)
 {
-	return dev->nr_files;
+	/* zero copy: one IO per piece */
+	return kublk_dev_any_zc(dev) ? dev->nr_files * stripe_max_vec(dev) : dev->nr_files;
 }
 
 /*
  * Split [pos, pos + len) over the files: per file its range (off, len)
- * and, when @buf is given, the iovecs of its pieces of @buf.
+ * and, when @vecs, the iovecs of its pieces of the request's data,
+ * starting at address @base (0 with zero copy: iov_base is then the
+ * piece's offset in the registered buffer).
  */
-static void stripe_map(const struct kublk_dev *dev, struct stripe_io *sio, char *buf,
-		       unsigned long long pos, unsigned int len)
+static void stripe_map(const struct kublk_dev *dev, struct stripe_io *sio, bool vecs,
+		       uintptr_t base, unsigned long long pos, unsigned int len)
 {
 	const struct stripe_tgt *s = dev->tgt_data;
 	unsigned long long unit_size = s->chunk * dev->nr_files;
@@ -176,14 +183,39 @@ static void stripe_map(const struct kublk_dev *dev, struct stripe_io *sio, char 
 		if (!sio->len[f])
 			sio->off[f] = unit_off / dev->nr_files + in_chunk;
 		sio->len[f] += piece;
-		if (buf) {
+		if (vecs) {
 			struct iovec *v = &sio->vec[f * max_vec + sio->nr_vec[f]++];
 
-			v->iov_base = buf;
+			v->iov_base = (void *)base;
 			v->iov_len = piece;
-			buf += piece;
+			base += piece;
 		}
 		pos += piece;
+	}
+}
+
+/* zero copy: each piece of the request on its own */
+static void stripe_queue_zc(struct kublk_thread *t, struct kublk_queue *q, int tag,
+			    unsigned int op)
+{
+	const struct kublk_dev *dev = q->dev;
+	struct kublk_io *io = &q->ios[tag];
+	struct stripe_io *sio = io->tgt_priv;
+	int max_vec = stripe_max_vec(dev);
+	int f, i;
+
+	stripe_map(dev, sio, true, 0, kublk_io_off(q, tag), kublk_io_len(q, tag));
+	for (f = 0; f < dev->nr_files; f++) {
+		unsigned long long off = sio->off[f];
+
+		for (i = 0; i < sio->nr_vec[f]; i++) {
+			const struct iovec *v = &sio->vec[f * max_vec + i];
+
+			kublk_backing_prep(t, q, tag, f, op, (uintptr_t)v->iov_base, v->iov_len,
+					   off, f * max_vec + i);
+			off += v->iov_len;
+			io->tgt_pending++;
+		}
 	}
 }
 
@@ -200,7 +232,12 @@ static int stripe_queue_io(struct kublk_thread *t, struct kublk_queue *q, int ta
 	switch (op) {
 	case UBLK_IO_OP_READ:
 	case UBLK_IO_OP_WRITE:
-		stripe_map(dev, sio, io->buf, kublk_io_off(q, tag), kublk_io_len(q, tag));
+		if (io->flags & KUBLK_IO_ZC) {
+			stripe_queue_zc(t, q, tag, op);
+			break;
+		}
+		stripe_map(dev, sio, true, (uintptr_t)io->buf, kublk_io_off(q, tag),
+			   kublk_io_len(q, tag));
 		for (f = 0; f < dev->nr_files; f++) {
 			struct io_uring_sqe *sqe;
 
@@ -220,18 +257,18 @@ static int stripe_queue_io(struct kublk_thread *t, struct kublk_queue *q, int ta
 		break;
 	case UBLK_IO_OP_FLUSH:
 		for (f = 0; f < dev->nr_files; f++) {
-			kublk_backing_prep(t, q, tag, f, op, NULL, 0, 0, f);
+			kublk_backing_prep(t, q, tag, f, op, 0, 0, 0, f);
 			sio->len[f] = 0;
 			io->tgt_pending++;
 		}
 		break;
 	case UBLK_IO_OP_DISCARD:
 	case UBLK_IO_OP_WRITE_ZEROES:
-		stripe_map(dev, sio, NULL, kublk_io_off(q, tag), kublk_io_len(q, tag));
+		stripe_map(dev, sio, false, 0, kublk_io_off(q, tag), kublk_io_len(q, tag));
 		for (f = 0; f < dev->nr_files; f++) {
 			if (!sio->len[f])
 				continue;
-			kublk_backing_prep(t, q, tag, f, op, NULL, sio->len[f], sio->off[f], f);
+			kublk_backing_prep(t, q, tag, f, op, 0, sio->len[f], sio->off[f], f);
 			sio->len[f] = 0;	/* fallocate returns 0, not bytes */
 			io->tgt_pending++;
 		}
@@ -248,9 +285,11 @@ static void stripe_io_done(struct kublk_thread *t, struct kublk_queue *q, int ta
 	struct kublk_io *io = &q->ios[tag];
 	struct stripe_io *sio = io->tgt_priv;
 	unsigned int f = ud_tgt_data(cqe->user_data);
+	/* zero copy: f is the piece, vec[f] its length */
+	unsigned int want = io->flags & KUBLK_IO_ZC ? sio->vec[f].iov_len : sio->len[f];
 	int res = cqe->res;
 
-	if (res >= 0 && (unsigned int)res != sio->len[f])
+	if (res >= 0 && (unsigned int)res != want)
 		res = -EIO;
 	if (io->tgt_res >= 0)
 		io->tgt_res = res < 0 ? res : io->tgt_res + res;

@@ -3,8 +3,10 @@
  * Malformed ublk commands, and the errno each must get.
  *
  * Sends every kind of bad control command (to /dev/ublk-control) and I/O
- * command (to /dev/ublkcN), bad mmap() and user-copy calls, commands in
- * the wrong state, and unprivileged commands, and checks the error
+ * command (to /dev/ublkcN), bad mmap() and user-copy calls, bad zero-copy
+ * buffer registrations and fixed-buffer IO (when the driver reports zero
+ * copy), commands in the wrong state, and unprivileged commands, and
+ * checks the error
  * against the one Documentation/block/ublk.rst gives.  A healthy device,
  * served by a small null server in this program, runs I/O the whole
  * time; it must not notice anything.
@@ -49,9 +51,9 @@
 			 UBLK_F_PER_IO_DAEMON | UBLK_F_UPDATE_SIZE | \
 			 UBLK_F_QUIESCE | UBLK_F_SAFE_STOP_DEV | \
 			 UBLK_F_NO_AUTO_PART_SCAN | UBLK_F_IO_DESC_SIZE)
-#define F_NOT_YET	(UBLK_F_SUPPORT_ZERO_COPY | UBLK_F_AUTO_BUF_REG | \
-			 UBLK_F_BUF_REG_OFF_DAEMON | UBLK_F_BATCH_IO | \
-			 UBLK_F_INTEGRITY | UBLK_F_SHMEM_ZC)
+#define F_NOT_YET	(UBLK_F_BATCH_IO | UBLK_F_INTEGRITY | UBLK_F_SHMEM_ZC)
+/* checked when reported (check_zero_copy(), check_auto_buf_reg()) */
+#define F_ZC		(UBLK_F_SUPPORT_ZERO_COPY | UBLK_F_AUTO_BUF_REG)
 
 static int failures;
 static int ctrl_fd;
@@ -670,16 +672,12 @@ static void check_add_dev(void)
 				   .addr = 4096 }),
 	       -EFAULT, "ADD_DEV with an unmapped buffer");
 
-	/* unimplemented features are dropped, the always-on ones added */
-	id = add_dev(UBLK_F_SUPPORT_ZERO_COPY | UBLK_F_AUTO_BUF_REG |
-		     UBLK_F_USER_COPY | UBLK_F_NEED_GET_DATA, 64, 8, &info);
+	/* the always-on features are added, NEED_GET_DATA goes with USER_COPY */
+	id = add_dev(UBLK_F_USER_COPY | UBLK_F_NEED_GET_DATA, 64, 8, &info);
 	if (id < 0) {
-		expect(id, 0, "ADD_DEV asking for unimplemented features");
+		expect(id, 0, "ADD_DEV with USER_COPY and NEED_GET_DATA");
 		return;
 	}
-	report(!(info.flags & (UBLK_F_SUPPORT_ZERO_COPY | UBLK_F_AUTO_BUF_REG)),
-	       "ADD_DEV drops unimplemented features (%#llx)",
-	       (unsigned long long)info.flags);
 	report((info.flags & (UBLK_F_CMD_IOCTL_ENCODE |
 			      UBLK_F_URING_CMD_COMP_IN_TASK)) ==
 	       (UBLK_F_CMD_IOCTL_ENCODE | UBLK_F_URING_CMD_COMP_IN_TASK),
@@ -692,6 +690,29 @@ static void check_add_dev(void)
 	       info.nr_hw_queues <= sysconf(_SC_NPROCESSORS_CONF),
 	       "ADD_DEV caps the queues at the CPUs (%u)", info.nr_hw_queues);
 	del_dev(id);
+
+	/*
+	 * Zero copy, explicit or automatic: kept when the driver reports
+	 * it, else dropped; kept, it takes NEED_GET_DATA's place (accepted,
+	 * and cleared in the flags handed back).
+	 */
+	for (n = 0; n < 2; n++) {
+		__u64 f = n ? UBLK_F_AUTO_BUF_REG : UBLK_F_SUPPORT_ZERO_COPY;
+		const char *name = n ? "AUTO_BUF_REG" : "SUPPORT_ZERO_COPY";
+
+		id = add_dev(f | UBLK_F_NEED_GET_DATA, 1, 8, &info);
+		expect(id < 0 ? id : 0, 0, n ? "ADD_DEV with AUTO_BUF_REG and NEED_GET_DATA" :
+		       "ADD_DEV with SUPPORT_ZERO_COPY and NEED_GET_DATA");
+		if (id < 0)
+			continue;
+		report(!(info.flags & f) == !(features & f), "ADD_DEV %s %s (%#llx)",
+		       features & f ? "keeps" : "drops the unreported", name,
+		       (unsigned long long)info.flags);
+		if (features & f)
+			report(!(info.flags & UBLK_F_NEED_GET_DATA),
+			       "ADD_DEV clears NEED_GET_DATA with %s", name);
+		del_dev(id);
+	}
 
 	/*
 	 * A flag this driver does not know is dropped, not refused: the
@@ -1191,6 +1212,10 @@ static void check_start_not_ready(int id)
 	       "COMMIT_AND_FETCH_REQ of a tag never fetched");
 	expect(IO(UBLK_U_IO_NEED_GET_DATA, 0, 0, (uintptr_t)buf), -EINVAL,
 	       "NEED_GET_DATA of a tag never fetched");
+	expect(IO(UBLK_U_IO_REGISTER_IO_BUF, 0, 0, 0), -EINVAL,
+	       "REGISTER_IO_BUF on a device without SUPPORT_ZERO_COPY");
+	expect(IO(UBLK_U_IO_UNREGISTER_IO_BUF, 0, 0, 0), -EINVAL,
+	       "UNREGISTER_IO_BUF on a device without SUPPORT_ZERO_COPY");
 
 	/* fetch one tag of two: not ready */
 	prep_io(get_sqe(&ring), cdev, UBLK_U_IO_FETCH_REQ, 0, 0, 0,
@@ -1445,6 +1470,320 @@ out:
 	del_dev(id);
 }
 
+/* ---- zero copy ---- */
+
+/*
+ * A zero-copy device of one queue of depth 2 (no partition scan: no
+ * request but ours), served by hand from this thread: FETCH and COMMIT on one ring ("srv"), REGISTER/UNREGISTER_IO_BUF
+ * and the fixed-buffer IO on another whose buffer table is entries 0-2
+ * empty and entry 3 a normal user buffer ("buf").  A client thread makes
+ * one request at a time.
+ */
+#define ZC_DEPTH	2
+#define ZC_TABLE	4
+#define ZC_USER_IDX	3
+
+struct zc_dev {
+	int id, cdev, file;
+	struct ublksrv_io_desc *iods;
+	struct io_uring srv, buf;
+	void *user_buf;
+};
+
+struct zc_client {
+	pthread_t thread;
+	int id;
+	bool write;
+	char *data;
+	int res;
+};
+
+static void *zc_client_fn(void *arg)
+{
+	struct zc_client *c = arg;
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/dev/ublkb%d", c->id);
+	fd = open(path, O_RDWR | O_DIRECT);
+	if (fd < 0) {
+		c->res = -errno;
+		return NULL;
+	}
+	c->res = c->write ? pwrite(fd, c->data, 4096, 8192) : pread(fd, c->data, 4096, 8192);
+	if (c->res < 0)
+		c->res = -errno;
+	close(fd);
+	return NULL;
+}
+
+/* the next CQE's result; -ETIME if none comes within 5 s (a hang) */
+static int wait_res_5s(struct io_uring *ring)
+{
+	struct __kernel_timespec ts = { .tv_sec = 5 };
+	struct io_uring_cqe *cqe;
+	int ret;
+
+	ret = io_uring_wait_cqe_timeout(ring, &cqe, &ts);
+	if (ret)
+		return ret;
+	ret = cqe->res;
+	io_uring_cqe_seen(ring, cqe);
+	return ret;
+}
+
+/* an I/O command on the buffer ring, its result */
+static int zc_buf_cmd(struct zc_dev *z, __u32 op, int q, int tag, __u64 addr)
+{
+	prep_io(get_sqe(&z->buf), z->cdev, op, q, tag, 0, addr, 0);
+	io_uring_submit(&z->buf);
+	return wait_res_5s(&z->buf);
+}
+
+static int zc_fixed(struct zc_dev *z, bool write, __u64 off, unsigned int len, int index)
+{
+	struct io_uring_sqe *sqe = get_sqe(&z->buf);
+
+	if (write)
+		io_uring_prep_write_fixed(sqe, z->file, (void *)(uintptr_t)off, len, 0, index);
+	else
+		io_uring_prep_read_fixed(sqe, z->file, (void *)(uintptr_t)off, len, 0, index);
+	io_uring_submit(&z->buf);
+	return wait_res_5s(&z->buf);
+}
+
+/* a device with @flags, its slots fetched and started; false on failure */
+static bool zc_start(struct zc_dev *z, __u64 flags)
+{
+	struct iovec iov[ZC_TABLE] = { };
+	struct ublk_params p;
+	char path[64], data[4096];
+	int tag;
+
+	memset(z, 0, sizeof(*z));
+	z->id = add_dev(flags | UBLK_F_NO_AUTO_PART_SCAN, 1, ZC_DEPTH, NULL);
+	if (z->id < 0) {
+		expect(z->id, 0, "ADD_DEV of a zero-copy device");
+		return false;
+	}
+	basic_params(&p, 1 << 20);
+	if (set_params(z->id, &p))
+		die("SET_PARAMS");
+	snprintf(path, sizeof(path), "/dev/ublkc%d", z->id);
+	z->cdev = open(path, O_RDWR);
+	if (z->cdev < 0)
+		die(path);
+	z->iods = mmap(NULL, iods_size(ZC_DEPTH), PROT_READ, MAP_SHARED | MAP_POPULATE,
+		       z->cdev, iods_offset(0));
+	if (z->iods == MAP_FAILED)
+		die("mmap");
+	if (io_uring_queue_init(8, &z->srv, 0) || io_uring_queue_init(8, &z->buf, 0))
+		die("zero-copy rings");
+	if (posix_memalign(&z->user_buf, 4096, 4096))
+		die("buffer");
+	iov[ZC_USER_IDX].iov_base = z->user_buf;
+	iov[ZC_USER_IDX].iov_len = 4096;
+	if (io_uring_register_buffers_tags(&z->buf, iov, NULL, ZC_TABLE))
+		die("buffer table");
+	/* the file fixed-buffer IO reads and writes: 4k of 0x5a */
+	snprintf(path, sizeof(path), "/tmp/badcmd-zc.XXXXXX");
+	z->file = mkstemp(path);
+	if (z->file < 0)
+		die("mkstemp");
+	unlink(path);
+	memset(data, 0x5a, sizeof(data));
+	if (pwrite(z->file, data, sizeof(data), 0) != sizeof(data))
+		die("pwrite");
+	for (tag = 0; tag < ZC_DEPTH; tag++)
+		prep_io(get_sqe(&z->srv), z->cdev, UBLK_U_IO_FETCH_REQ, 0, tag, 0, 0, tag);
+	if (io_uring_submit(&z->srv) != ZC_DEPTH)
+		die("submit fetch");
+	return true;
+}
+
+static void zc_stop(struct zc_dev *z)
+{
+	expect(ctrl_simple(UBLK_U_CMD_STOP_DEV, z->id, 0), 0, "STOP_DEV of the zero-copy device");
+	io_uring_queue_exit(&z->srv);
+	io_uring_queue_exit(&z->buf);
+	munmap(z->iods, iods_size(ZC_DEPTH));
+	close(z->cdev);
+	close(z->file);
+	free(z->user_buf);
+	del_dev(z->id);
+}
+
+/* start client @c's request and wait for its delivery: the tag, or -1 */
+static int zc_deliver(struct zc_dev *z, struct zc_client *c, bool write)
+{
+	struct __kernel_timespec ts = { .tv_sec = 20 };
+	struct io_uring_cqe *cqe;
+	int tag;
+
+	c->id = z->id;
+	c->write = write;
+	if (posix_memalign((void **)&c->data, 4096, 4096))
+		die("buffer");
+	memset(c->data, write ? 0xc3 : 0, 4096);
+	pthread_create(&c->thread, NULL, zc_client_fn, c);
+	if (io_uring_wait_cqe_timeout(&z->srv, &cqe, &ts)) {
+		report(false, "no request delivered within 20 s");
+		return -1;
+	}
+	tag = cqe->user_data;
+	expect(cqe->res, 0, write ? "a WRITE delivered" : "a READ delivered");
+	io_uring_cqe_seen(&z->srv, cqe);
+	report(ublksrv_get_op(&z->iods[tag]) == (write ? UBLK_IO_OP_WRITE : UBLK_IO_OP_READ) &&
+	       z->iods[tag].nr_sectors == 8,
+	       "it is a 4k %s (op %u, %u sectors)", write ? "WRITE" : "READ",
+	       ublksrv_get_op(&z->iods[tag]), z->iods[tag].nr_sectors);
+	return tag;
+}
+
+/* commit (q 0, @tag) with @res and collect the client */
+static void zc_commit(struct zc_dev *z, struct zc_client *c, int tag, int res)
+{
+	prep_io(get_sqe(&z->srv), z->cdev, UBLK_U_IO_COMMIT_AND_FETCH_REQ, 0, tag, res, 0, tag);
+	io_uring_submit(&z->srv);
+	pthread_join(c->thread, NULL);
+}
+
+/*
+ * UBLK_F_SUPPORT_ZERO_COPY: REGISTER_IO_BUF only of a request the server
+ * holds, only into the issuing ring's table, never over an occupied
+ * entry; UNREGISTER_IO_BUF only of a request buffer; the registered
+ * buffer only in the request's direction and within its length.
+ */
+static void check_zero_copy(void)
+{
+	struct zc_client c = { };
+	struct zc_dev z;
+	char want[4096];
+	int tag;
+
+	if (!(features & UBLK_F_SUPPORT_ZERO_COPY)) {
+		printf("ok: zero-copy checks skipped: no UBLK_F_SUPPORT_ZERO_COPY\n");
+		return;
+	}
+	if (!zc_start(&z, UBLK_F_SUPPORT_ZERO_COPY))
+		return;
+	expect(ctrl_simple(UBLK_U_CMD_START_DEV, z.id, getpid()), 0,
+	       "START_DEV of a zero-copy device");
+
+	/* no request delivered yet: both slots are the driver's */
+	expect(zc_buf_cmd(&z, UBLK_U_IO_REGISTER_IO_BUF, 0, 0, 0), -EINVAL,
+	       "REGISTER_IO_BUF of a slot without a request");
+	expect(zc_buf_cmd(&z, UBLK_U_IO_REGISTER_IO_BUF, 1, 0, 0), -EINVAL,
+	       "REGISTER_IO_BUF of a queue that does not exist");
+	expect(zc_buf_cmd(&z, UBLK_U_IO_REGISTER_IO_BUF, 0, ZC_DEPTH, 0), -EINVAL,
+	       "REGISTER_IO_BUF of a tag beyond the depth");
+	expect(zc_buf_cmd(&z, UBLK_U_IO_UNREGISTER_IO_BUF, 0, 0, 0), -EINVAL,
+	       "UNREGISTER_IO_BUF of an empty entry");
+	/* as mainline's io_uring: not an error of the index, but of its use */
+	expect(zc_buf_cmd(&z, UBLK_U_IO_UNREGISTER_IO_BUF, 0, 0, ZC_USER_IDX), -EBUSY,
+	       "UNREGISTER_IO_BUF of an entry holding a user buffer");
+
+	/* a READ: the file's data goes into it, nothing comes out of it */
+	tag = zc_deliver(&z, &c, false);
+	if (tag < 0)
+		goto out;
+	expect(zc_buf_cmd(&z, UBLK_U_IO_REGISTER_IO_BUF, 0, tag, ZC_TABLE), -EINVAL,
+	       "REGISTER_IO_BUF at an index beyond the table");
+	expect(zc_buf_cmd(&z, UBLK_U_IO_REGISTER_IO_BUF, 0, tag, ZC_USER_IDX), -EBUSY,
+	       "REGISTER_IO_BUF at an occupied index");
+	expect(zc_buf_cmd(&z, UBLK_U_IO_REGISTER_IO_BUF, 0, tag, 0), 0,
+	       "REGISTER_IO_BUF of the READ at index 0");
+	expect(zc_buf_cmd(&z, UBLK_U_IO_REGISTER_IO_BUF, 0, tag ^ 1, 1), -EINVAL,
+	       "REGISTER_IO_BUF of the other slot, still without a request");
+	expect(zc_fixed(&z, true, 0, 4096, 0), -EFAULT,
+	       "WRITE_FIXED from a READ request's buffer");
+	expect(zc_fixed(&z, false, 2048, 4096, 0), -EFAULT,
+	       "READ_FIXED beyond the end of the request's buffer");
+	expect(zc_fixed(&z, false, 0, 4096, 0), 4096,
+	       "READ_FIXED into the READ request's buffer");
+	expect(zc_buf_cmd(&z, UBLK_U_IO_UNREGISTER_IO_BUF, 0, tag, 0), 0,
+	       "UNREGISTER_IO_BUF of the READ");
+	expect(zc_buf_cmd(&z, UBLK_U_IO_UNREGISTER_IO_BUF, 0, tag, 0), -EINVAL,
+	       "UNREGISTER_IO_BUF of it again");
+	zc_commit(&z, &c, tag, 4096);
+	memset(want, 0x5a, sizeof(want));
+	expect(c.res, 4096, "the client's read");
+	report(!memcmp(c.data, want, sizeof(want)),
+	       "it got the file's data, put straight into its pages");
+	free(c.data);
+
+	/* a WRITE: the other way round */
+	tag = zc_deliver(&z, &c, true);
+	if (tag < 0)
+		goto out;
+	expect(zc_buf_cmd(&z, UBLK_U_IO_REGISTER_IO_BUF, 0, tag, 2), 0,
+	       "REGISTER_IO_BUF of the WRITE at index 2");
+	expect(zc_fixed(&z, false, 0, 4096, 2), -EFAULT,
+	       "READ_FIXED into a WRITE request's buffer");
+	expect(zc_fixed(&z, true, 0, 4096, 2), 4096,
+	       "WRITE_FIXED from the WRITE request's buffer");
+	expect(zc_buf_cmd(&z, UBLK_U_IO_UNREGISTER_IO_BUF, 0, tag, 2), 0,
+	       "UNREGISTER_IO_BUF of the WRITE");
+	zc_commit(&z, &c, tag, 4096);
+	expect(c.res, 4096, "the client's write");
+	memset(want, 0xc3, sizeof(want));
+	report(pread(z.file, c.data, 4096, 0) == 4096 && !memcmp(c.data, want, sizeof(want)),
+	       "its data reached the file straight from its pages");
+	free(c.data);
+out:
+	zc_stop(&z);
+}
+
+/* UBLK_F_AUTO_BUF_REG: the struct ublk_auto_buf_reg in sqe->addr is checked */
+static void check_auto_buf_reg(void)
+{
+	static const struct {
+		struct ublk_auto_buf_reg reg;
+		const char *what;
+	} bad[] = {
+		{ { .index = 0, .reserved0 = 1 }, "FETCH_REQ with auto_buf_reg.reserved0 set" },
+		{ { .index = 0, .reserved1 = 1 }, "FETCH_REQ with auto_buf_reg.reserved1 set" },
+		{ { .index = 0, .flags = 1 << 1 }, "FETCH_REQ with an unknown auto_buf_reg flag" },
+		{ { .index = 0, .flags = 0x80 | UBLK_AUTO_BUF_REG_FALLBACK },
+		  "FETCH_REQ with FALLBACK and an unknown auto_buf_reg flag" },
+	};
+	struct io_uring_sqe *sqe;
+	struct ublk_params p;
+	struct io_uring ring;
+	char path[64];
+	unsigned int n;
+	int id, cdev;
+
+	if (!(features & UBLK_F_AUTO_BUF_REG)) {
+		printf("ok: auto buffer registration checks skipped: no UBLK_F_AUTO_BUF_REG\n");
+		return;
+	}
+	id = add_dev(UBLK_F_AUTO_BUF_REG, 1, 2, NULL);
+	if (id < 0) {
+		expect(id, 0, "ADD_DEV with AUTO_BUF_REG");
+		return;
+	}
+	basic_params(&p, 1 << 20);
+	set_params(id, &p);
+	snprintf(path, sizeof(path), "/dev/ublkc%d", id);
+	cdev = open(path, O_RDWR);
+	if (cdev < 0)
+		die(path);
+	if (io_uring_queue_init(4, &ring, 0) || io_uring_register_buffers_sparse(&ring, 2))
+		die("ring");
+	for (n = 0; n < sizeof(bad) / sizeof(bad[0]); n++) {
+		sqe = get_sqe(&ring);
+		prep_io(sqe, cdev, UBLK_U_IO_FETCH_REQ, 0, 0, 0, 0, 0);
+		sqe->addr = ublk_auto_buf_reg_to_sqe_addr(&bad[n].reg);
+		io_uring_submit(&ring);
+		/* accepted, it would wait for a request: -ETIME */
+		expect(wait_res_5s(&ring), -EINVAL, bad[n].what);
+	}
+	io_uring_queue_exit(&ring);
+	close(cdev);
+	del_dev(id);
+}
+
 /* ---- unprivileged ---- */
 
 static int pipe_up[2], pipe_down[2];
@@ -1542,6 +1881,12 @@ static void unprivileged_child(int priv_id)
 	       "unprivileged ADD_DEV without UNPRIVILEGED_DEV");
 	expect(add_dev(UBLK_F_UNPRIVILEGED_DEV | UBLK_F_USER_COPY, 1, 2, NULL),
 	       -EINVAL, "unprivileged ADD_DEV with USER_COPY");
+	if (features & UBLK_F_SUPPORT_ZERO_COPY)
+		expect(add_dev(UBLK_F_UNPRIVILEGED_DEV | UBLK_F_SUPPORT_ZERO_COPY, 1, 2, NULL),
+		       -EINVAL, "unprivileged ADD_DEV with SUPPORT_ZERO_COPY");
+	if (features & UBLK_F_AUTO_BUF_REG)
+		expect(add_dev(UBLK_F_UNPRIVILEGED_DEV | UBLK_F_AUTO_BUF_REG, 1, 2, NULL),
+		       -EINVAL, "unprivileged ADD_DEV with AUTO_BUF_REG");
 	expect(get_info(priv_id, &info), -EPERM,
 	       "unprivileged GET_DEV_INFO of a privileged device");
 	expect(ctrl_simple(UBLK_U_CMD_DEL_DEV, priv_id, 0), -EPERM,
@@ -1867,6 +2212,8 @@ int main(int argc, char **argv)
 	       -EBUSY, "END_USER_RECOVERY of a live device");
 	check_live_lifecycle(healthy);
 	check_user_copy();
+	check_zero_copy();
+	check_auto_buf_reg();
 	check_zoned();
 	check_unprivileged(healthy);
 	del_dev(id);

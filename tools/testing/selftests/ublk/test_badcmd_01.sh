@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Malformed control and I/O commands, bad mmap() and user copy calls,
-# commands in the wrong state and unprivileged commands each get the
+# bad zero-copy buffer registrations and fixed-buffer IO (when the
+# driver reports SUPPORT_ZERO_COPY / AUTO_BUF_REG), commands in the
+# wrong state and unprivileged commands each get the
 # errno Documentation/block/ublk.rst gives, while a healthy device keeps
 # serving I/O (badcmd.c).
 

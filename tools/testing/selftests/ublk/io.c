@@ -194,10 +194,11 @@ bool kublk_inbox_pop(struct kublk_thread *t, struct kublk_mpq_ent *out)
 	return ok;
 }
 
-static void queue_io_cmd(struct kublk_thread *t, struct kublk_queue *q, int tag,
-			 __u32 cmd_op, int result, __u64 addr)
+/* an SQE for I/O command @cmd_op of slot (q, tag); user_data left to fill */
+struct io_uring_sqe *kublk_slot_cmd(struct kublk_thread *t,
+				    const struct kublk_queue *q, int tag,
+				    __u32 cmd_op, int result, __u64 addr)
 {
-	struct kublk_io *io = &q->ios[tag];
 	struct io_uring_sqe *sqe = kublk_get_sqe(t);
 	struct ublksrv_io_cmd *cmd;
 
@@ -207,6 +208,15 @@ static void queue_io_cmd(struct kublk_thread *t, struct kublk_queue *q, int tag,
 	cmd->tag = tag;
 	cmd->result = result;
 	cmd->addr = addr;
+	return sqe;
+}
+
+static void queue_io_cmd(struct kublk_thread *t, struct kublk_queue *q, int tag,
+			 __u32 cmd_op, int result, __u64 addr)
+{
+	struct kublk_io *io = &q->ios[tag];
+	struct io_uring_sqe *sqe = kublk_slot_cmd(t, q, tag, cmd_op, result, addr);
+
 	/* where the driver is to register the next request's buffer */
 	if (kublk_dev_auto_zc(q->dev) &&
 	    (cmd_op == UBLK_U_IO_FETCH_REQ || cmd_op == UBLK_U_IO_COMMIT_AND_FETCH_REQ))

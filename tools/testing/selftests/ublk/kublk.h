@@ -303,6 +303,9 @@ void kublk_print_flags(FILE *f, __u64 flags);
 /* io.c */
 int kublk_start_threads(struct kublk_dev *dev);
 void kublk_join_threads(struct kublk_dev *dev);
+struct io_uring_sqe *kublk_slot_cmd(struct kublk_thread *t,
+				    const struct kublk_queue *q, int tag,
+				    __u32 cmd_op, int result, __u64 addr);
 /* have the target serve the request of (q, tag) on t (zero copy first) */
 void kublk_start_io(struct kublk_thread *t, struct kublk_queue *q, int tag);
 /* ... the target part: ->queue_io(), completing at once if it is done */

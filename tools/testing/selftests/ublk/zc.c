@@ -96,15 +96,9 @@ __u64 kublk_zc_auto_reg(const struct kublk_thread *t, const struct kublk_io *io)
 static void queue_buf_cmd(struct kublk_thread *t, struct kublk_queue *q, int tag,
 			  __u32 cmd_op, unsigned int ev)
 {
-	struct io_uring_sqe *sqe = kublk_get_sqe(t);
-	struct ublksrv_io_cmd *cmd;
+	struct io_uring_sqe *sqe = kublk_slot_cmd(t, q, tag, cmd_op, 0,
+						  q->ios[tag].zc_index);
 
-	kublk_prep_uring_cmd(sqe, 0, true, cmd_op, false);
-	cmd = kublk_sqe_cmd(sqe);
-	cmd->q_id = q->q_id;
-	cmd->tag = tag;
-	cmd->result = 0;
-	cmd->addr = q->ios[tag].zc_index;
 	sqe->user_data = kublk_ud(q->q_id, tag, ev, 0, false);
 	/* the thread must not exit while it is in flight */
 	t->tgt_inflight++;

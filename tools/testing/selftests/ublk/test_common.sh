@@ -23,8 +23,10 @@ UBLK_DEVS=()
 UBLK_MOUNTS=()
 
 # fio options every data test uses
+# --allow_file_create=0: a device node that is gone must fail fio, not
+# become a regular file in /dev that hides the next device of that name
 UBLK_FIO=(--ioengine=io_uring --direct=1 --group_reporting --output-format=normal
-	  --verify_state_save=0)
+	  --verify_state_save=0 --allow_file_create=0)
 
 _log() { echo "$TID: $*"; }
 _fail() { echo "$TID: FAIL: $*" >&2; exit 1; }
@@ -177,6 +179,20 @@ _free_id() {
 }
 
 # _kill_server ID: SIGKILL the device's server and wait until it is gone
+# _wait_io ID: wait until the disk has completed I/O (a load started in
+# the background is running), at most 60 s
+_wait_io() {
+	local r w i
+
+	for ((i = 0; i < 600; i++)); do
+		read -r r _ _ _ w _ < "/sys/block/ublkb$1/stat" ||
+			_fail "ublkb$1 has no stat"
+		[ $((r + w)) -gt 0 ] && return 0
+		sleep 0.1
+	done
+	_fail "no I/O on ublkb$1 within 60 s"
+}
+
 _kill_server() {
 	local pid
 

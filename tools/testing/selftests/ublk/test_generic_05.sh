@@ -12,6 +12,7 @@ _mkfile "$UBLK_TMP/backing" 256M
 _add_dev -t loop -q 2 "$UBLK_TMP/backing"
 id=$DEV_ID
 _fio_bg kill "/dev/ublkb$id" --numjobs=2
+_wait_io "$id"
 _kill_server "$id"
 _wait_state "$id" DEAD 60
 for _ in {1..100}; do [ -e "/dev/ublkb$id" ] || break; _nap 0.1; done

@@ -13,6 +13,7 @@ for cycle in 1 2 3; do
 	_add_dev -t loop -q 2 "$UBLK_TMP/backing"
 	id=$DEV_ID
 	_fio_bg "kill$cycle" "/dev/ublkb$id" --numjobs=2 --bsrange=4k-128k
+	_wait_io "$id"
 	_kill_server "$id"
 	_wait_state "$id" DEAD 60
 	_fio_bg_failed

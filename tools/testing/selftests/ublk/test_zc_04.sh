@@ -63,6 +63,7 @@ for zc in -z --auto_zc; do
 	_add_dev -t fault_inject -q 2 -d 16 --delay_us 100000 "$zc" "$UBLK_TMP/backing"
 	id=$DEV_ID
 	_fio_bg "kill$zc" "/dev/ublkb$id" --iodepth=8 --size=8M
+	_wait_io "$id"
 	_kill_server "$id"
 	_wait_state "$id" DEAD 60
 	_fio_bg_failed

@@ -34,6 +34,7 @@
  * the device under it.
  */
 #include "ublk.h"
+#include "trace.h"
 
 /*
  * io_uring is done with an entry of @priv's pages.  Runs where io_uring
@@ -46,6 +47,8 @@ static void ublk_io_release(void *priv)
 	struct ublk_queue *ubq = ublk_rq_queue(rq);
 	struct ublk_device *ub = ubq->dev;
 
+	/* before the put: the last reference ends @rq */
+	trace_ublk_buf_released(ubq, rq->tag);
 	ublk_put_io_ref(ubq, &ubq->ios[rq->tag]);
 	/*
 	 * Last: once nr_kbufs may read 0, stage 2 of server exit can go on
@@ -105,8 +108,10 @@ int ublk_register_io_buf(struct io_uring_cmd *cmd, struct ublk_queue *ubq,
 	}
 
 	ret = ublk_buf_add(cmd, ubq, rq, index, issue_flags);
-	if (!ret)
+	if (!ret) {
+		trace_ublk_buf_registered(ubq, rq->tag, index, false);
 		return 0;
+	}
 put:
 	ublk_put_io_ref(ubq, io);
 	return ret;
@@ -154,6 +159,7 @@ int ublk_auto_buf_reg(struct ublk_queue *ubq, struct ublk_io *io,
 		return 1;
 	}
 	io->buf_ctx = io_uring_cmd_ctx_handle(cmd);
+	trace_ublk_buf_registered(ubq, rq->tag, io->buf_index, true);
 	return 0;
 }
 

@@ -16,6 +16,7 @@
 #include <linux/uaccess.h>
 
 #include "ublk.h"
+#include "trace.h"
 
 /* the server's buffer @addr must be able to hold a whole request */
 static int ublk_check_buf(const struct ublk_queue *ubq, u64 addr)
@@ -34,10 +35,12 @@ static bool ublk_rq_data_out(const struct request *rq)
 
 /*
  * Deliver @rq to the server: complete the slot's command, now owned by
- * the server along with the request.  Runs in the slot's task.
+ * the server along with the request.  Runs in the slot's task.  @rq is
+ * request @pos of the @batch this task work run delivers, for tracing.
  */
 static void ublk_dispatch(struct ublk_queue *ubq, struct request *rq,
-			  unsigned int issue_flags)
+			  unsigned int issue_flags, unsigned int batch,
+			  unsigned int pos)
 {
 	struct ublk_io *io = &ubq->ios[rq->tag];
 	struct io_uring_cmd *cmd = io->cmd;
@@ -57,6 +60,7 @@ static void ublk_dispatch(struct ublk_queue *ubq, struct request *rq,
 		io->cmd = NULL;
 		WRITE_ONCE(io->flags, UBLK_IO_FLAG_CANCELED);
 		WRITE_ONCE(io->req, NULL);
+		trace_ublk_cmd_aborted(ubq, rq->tag, UBLK_ABORT_DYING);
 		io_uring_cmd_done(cmd, UBLK_IO_RES_ABORT, 0, issue_flags);
 		ublk_nosrv_rq(ubq, rq);
 		return;
@@ -100,6 +104,7 @@ static void ublk_dispatch(struct ublk_queue *ubq, struct request *rq,
 
 	io->cmd = NULL;
 	WRITE_ONCE(io->flags, flags);
+	trace_ublk_rq_delivered(ubq, rq->tag, res, batch, pos);
 	io_uring_cmd_done(cmd, res, 0, issue_flags);
 }
 
@@ -107,11 +112,18 @@ static void ublk_dispatch(struct ublk_queue *ubq, struct request *rq,
 static void ublk_deliver_tw(struct io_uring_cmd *cmd, unsigned int issue_flags)
 {
 	struct request *rq = ublk_cmd_pdu(cmd)->head, *next;
+	unsigned int batch = 0, pos = 0;
+
+	/* the batch's size goes into every delivery event: count first */
+	if (trace_ublk_rq_delivered_enabled()) {
+		for (next = rq; next; next = next->rq_next)
+			batch++;
+	}
 
 	/* @cmd itself is completed in the loop: read nothing from it after */
 	for (; rq; rq = next) {
 		next = rq->rq_next;
-		ublk_dispatch(ublk_rq_queue(rq), rq, issue_flags);
+		ublk_dispatch(ublk_rq_queue(rq), rq, issue_flags, batch, pos++);
 	}
 }
 
@@ -239,6 +251,8 @@ static int ublk_fetch(struct io_uring_cmd *cmd, unsigned int issue_flags,
 		WRITE_ONCE(io->flags, UBLK_IO_FLAG_ACTIVE);
 	}
 	spin_unlock(&ubq->cancel_lock);
+	if (!ret)
+		trace_ublk_cmd_fetched(ubq, tag);
 
 	if (ret) {
 		/* cancelable now: only io_uring_cmd_done() unlinks it */
@@ -374,6 +388,7 @@ static int ublk_commit_and_fetch(struct io_uring_cmd *cmd,
 	}
 
 	io->res = ublk_commit_result(ubq, rq, res, addr);
+	trace_ublk_rq_committed(ubq, tag, res, io->res);
 	/* with the old index, before the new one is stored */
 	if (io->flags & UBLK_IO_FLAG_AUTO_REG)
 		ublk_auto_buf_unreg(io, cmd, issue_flags);
@@ -411,8 +426,10 @@ static int ublk_commit_and_fetch(struct io_uring_cmd *cmd,
 	 */
 	smp_mb();
 	if (unlikely(READ_ONCE(ubq->dev->srv_aborted)) &&
-	    ublk_claim_idle_cmd(ubq, io, cmd))
+	    ublk_claim_idle_cmd(ubq, io, cmd)) {
+		trace_ublk_cmd_aborted(ubq, tag, UBLK_ABORT_COMMIT);
 		io_uring_cmd_done(cmd, UBLK_IO_RES_ABORT, 0, issue_flags);
+	}
 	return -EIOCBQUEUED;
 }
 
@@ -539,8 +556,10 @@ static void ublk_cancel_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags)
 
 	ublk_start_cancel(ubq->dev);
 
-	if (ublk_claim_idle_cmd(ubq, io, cmd))
+	if (ublk_claim_idle_cmd(ubq, io, cmd)) {
+		trace_ublk_cmd_aborted(ubq, pdu->tag, UBLK_ABORT_CANCEL);
 		io_uring_cmd_done(cmd, UBLK_IO_RES_ABORT, 0, issue_flags);
+	}
 }
 
 int ublk_ch_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags)

@@ -59,6 +59,7 @@
 #include <linux/sched/task.h>
 
 #include "ublk.h"
+#include "trace.h"
 
 /* how the queues treat requests while there is no server */
 static u8 ublk_nosrv_mode(const struct ublk_device *ub)
@@ -102,8 +103,10 @@ void ublk_set_nosrv(struct ublk_device *ub, u8 mode)
 void ublk_start_cancel(struct ublk_device *ub)
 {
 	mutex_lock(&ub->cancel_mutex);
-	if (!ub->canceling)
+	if (!ub->canceling) {
 		ublk_set_nosrv(ub, ublk_nosrv_mode(ub));
+		trace_ublk_dev_state(ub, UBLK_EV_SRV_EXIT1);
+	}
 	ub->srv_aborted = true;
 	mutex_unlock(&ub->cancel_mutex);
 	wake_up_all(&ub->wait);
@@ -336,6 +339,7 @@ int ublk_start_dev(struct ublk_device *ub, int srv_pid)
 	if (ub->canceling)
 		ublk_set_nosrv(ub, ublk_nosrv_mode(ub));
 	mutex_unlock(&ub->cancel_mutex);
+	trace_ublk_dev_state(ub, UBLK_EV_START);
 	mutex_unlock(&ub->mutex);
 	return 0;
 
@@ -380,6 +384,7 @@ static void ublk_stop_disk(struct ublk_device *ub)
 	ub->dev_info.state = UBLK_S_DEV_DEAD;
 	ub->dev_info.ublksrv_pid = -1;
 	put_disk(disk);
+	trace_ublk_dev_state(ub, UBLK_EV_STOP);
 }
 
 /*
@@ -416,9 +421,12 @@ static void ublk_abort_server(struct ublk_device *ub)
 			/* checked again under cancel_lock by the claim */
 			struct io_uring_cmd *cmd = READ_ONCE(io->cmd);
 
-			if (cmd && ublk_claim_idle_cmd(ubq, io, cmd))
+			if (cmd && ublk_claim_idle_cmd(ubq, io, cmd)) {
+				trace_ublk_cmd_aborted(ubq, tag,
+						       UBLK_ABORT_STOP);
 				io_uring_cmd_done(cmd, UBLK_IO_RES_ABORT, 0,
 						  IO_URING_F_UNLOCKED);
+			}
 		}
 	}
 }
@@ -558,6 +566,7 @@ int ublk_quiesce_dev(struct ublk_device *ub, u64 timeout_ms)
 		goto out;
 	}
 	ublk_abort_server(ub);
+	trace_ublk_dev_state(ub, UBLK_EV_QUIESCE);
 out:
 	mutex_unlock(&ub->mutex);
 	return ret;
@@ -623,6 +632,8 @@ int ublk_start_recovery(struct ublk_device *ub)
 	/* the old server has not finished closing /dev/ublkcN */
 	if (!ret && test_bit(UB_STATE_OPEN, &ub->state))
 		ret = -EBUSY;
+	if (!ret)
+		trace_ublk_dev_state(ub, UBLK_EV_RECOVERY_START);
 	mutex_unlock(&ub->mutex);
 	return ret;
 }
@@ -638,6 +649,8 @@ int ublk_end_recovery(struct ublk_device *ub, int srv_pid)
 	if (ret)
 		return ret;
 	ret = ublk_go_live(ub, srv_pid);
+	if (!ret)
+		trace_ublk_dev_state(ub, UBLK_EV_RECOVERY_END);
 	mutex_unlock(&ub->mutex);
 	return ret;
 }
@@ -760,6 +773,7 @@ static void ublk_server_release(struct ublk_device *ub)
 		else
 			ub->dev_info.state = UBLK_S_DEV_QUIESCED;
 	}
+	trace_ublk_dev_state(ub, UBLK_EV_SRV_EXIT2);
 	ublk_reset_server(ub);
 	mutex_unlock(&ub->mutex);
 	wake_up_all(&ub->wait);

@@ -13,6 +13,7 @@
 #include <linux/uio.h>
 
 #include "ublk.h"
+#include "trace.h"
 
 /* REQ_* flags the server may care about, as UBLK_IO_F_* */
 static u32 ublk_rq_flags(const struct request *rq)
@@ -116,6 +117,7 @@ static blk_status_t ublk_setup_iod(struct ublk_queue *ubq, struct request *rq)
  */
 void ublk_end_rq(struct request *rq, blk_status_t status)
 {
+	trace_ublk_rq_completed(rq, status, blk_rq_bytes(rq), false);
 	local_bh_disable();
 	blk_mq_end_request(rq, status);
 	local_bh_enable();
@@ -129,6 +131,7 @@ void ublk_complete_rq(struct ublk_queue *ubq, struct ublk_io *io,
 		      struct request *rq)
 {
 	int res = io->res;
+	bool requeue;
 
 	if (res < 0) {
 		ublk_end_rq(rq, errno_to_blk_status(res));
@@ -153,7 +156,10 @@ void ublk_complete_rq(struct ublk_queue *ubq, struct ublk_io *io,
 	}
 
 	local_bh_disable();
-	if (blk_update_request(rq, BLK_STS_OK, res))
+	requeue = blk_update_request(rq, BLK_STS_OK, res);
+	/* before the request is gone or issued again */
+	trace_ublk_rq_completed(rq, BLK_STS_OK, res, requeue);
+	if (requeue)
 		blk_mq_requeue_request(rq, true);
 	else
 		__blk_mq_end_request(rq, BLK_STS_OK);
@@ -163,10 +169,12 @@ void ublk_complete_rq(struct ublk_queue *ubq, struct ublk_io *io,
 /* @rq came while its queue has no server: park it or fail it */
 void ublk_nosrv_rq(struct ublk_queue *ubq, struct request *rq)
 {
-	if (READ_ONCE(ubq->nosrv) == UBLK_NOSRV_REQUEUE)
+	if (READ_ONCE(ubq->nosrv) == UBLK_NOSRV_REQUEUE) {
+		trace_ublk_rq_completed(rq, BLK_STS_OK, 0, true);
 		blk_mq_requeue_request(rq, false);
-	else
+	} else {
 		ublk_end_rq(rq, BLK_STS_IOERR);
+	}
 }
 
 /*
@@ -178,10 +186,12 @@ void ublk_nosrv_rq(struct ublk_queue *ubq, struct request *rq)
 void ublk_abort_owned_rq(struct ublk_queue *ubq, struct request *rq)
 {
 	if ((ubq->flags & UBLK_F_USER_RECOVERY) &&
-	    (ubq->flags & UBLK_F_USER_RECOVERY_REISSUE))
+	    (ubq->flags & UBLK_F_USER_RECOVERY_REISSUE)) {
+		trace_ublk_rq_completed(rq, BLK_STS_OK, 0, true);
 		blk_mq_requeue_request(rq, false);
-	else
+	} else {
 		ublk_end_rq(rq, BLK_STS_IOERR);
+	}
 }
 
 /*
@@ -251,6 +261,8 @@ static blk_status_t ublk_queue_rq(struct blk_mq_hw_ctx *hctx,
 		return status;
 
 	blk_mq_start_request(rq);
+	/* before the delivery: once queued, the request may be gone */
+	trace_ublk_rq_queued(ubq, rq);
 	ublk_deliver(ubq, rq);
 	return BLK_STS_OK;
 }
@@ -286,6 +298,7 @@ static void ublk_queue_rqs(struct rq_list *rqlist)
 			batch_io = io;
 
 		blk_mq_start_request(rq);
+		trace_ublk_rq_queued(ubq, rq);
 		WRITE_ONCE(io->req, rq);
 		rq_list_add_tail(&batch, rq);
 	}

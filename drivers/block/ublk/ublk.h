@@ -25,6 +25,7 @@
  *   zoned.c     zoned devices (CONFIG_BLK_DEV_ZONED)
  *   buf.c       zero copy: request buffers in the server's io_uring
  *               buffer table (needs the kernel's io_buffer_register_bvec())
+ *   trace.h     tracepoints (TRACE_SYSTEM ublk), instantiated in trace.c
  *
  * Lock order (outermost first); each lock's users are listed where the
  * protected field is declared:

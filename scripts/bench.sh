@@ -1,14 +1,28 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Benchmark (not a test): fio io_uring 4k randread and randwrite at QD1
-# and QD128 with 1 and 2 jobs, in one guest run of the test kernel, on
+# Benchmark (not a test): fio io_uring randread and randwrite, 4k at QD1
+# and QD128 with 1 and 2 jobs, 64k and 512k at QD128, in one guest run of
+# the test kernel, on
 #
 #   null_blk                    (memory-less, no server: the ceiling)
 #   6.12's stock ublk_drv       kublk null target, in each data mode the
 #                               driver reports: copy, NEED_GET_DATA,
-#                               USER_COPY
+#                               USER_COPY, zero copy (-z), AUTO_BUF_REG
 #   our ublk_drv                the same, when drivers/block/ublk exists
+#
+# and, where the data moves through a server, kublk's loop target on a
+# tmpfs file: 128k and 512k at QD16 in the modes copy, USER_COPY, zero
+# copy and AUTO_BUF_REG.
+#
+# The guest runs under instruction counting by default (BENCH_CLOCK=icount,
+# QEMU -icount shift=0,sleep=on, see scripts/vm.sh --icount): its clock is
+# its instruction count, so IOPS are requests per guest instruction, the
+# same from run to run whatever else the host does (one round is enough);
+# it counts instructions, not cache misses or memory bandwidth, and runs
+# the vCPUs one after another, so 2-job rows measure total cost, not
+# scaling.  BENCH_CLOCK=real runs plain TCG on the host's clock (3 rounds
+# by default: those spread by tens of percent here).
 #
 # Every combination runs REPS times, the rounds interleaved (each round
 # visits every driver, every other round in reverse order) so that drift
@@ -20,36 +34,51 @@
 # and a PNG plot in the output directory.
 #
 # usage: scripts/bench.sh [-r REPS] [-t SECONDS] [-o DIR] [--no-ours]
-#   -r REPS      rounds (default 3)
-#   -t SECONDS   fio runtime per run, after 1 s ramp (default 3)
+#   -r REPS      rounds (default 1 with icount, 3 with the real clock)
+#   -t SECONDS   fio runtime per run, after 1 s ramp (default 2 with
+#                icount, 3 with the real clock)
 #   -o DIR       output directory (default $UBLK_CACHE/bench/<date>)
 #   --no-ours    skip our driver even if it builds
 #
 # Under emulation (QEMU TCG) absolute IOPS mean little: compare ratios.
+# BENCH_ONLY="mode ..." limits the ublk runs to those data modes.
 
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 kublk=$top/tools/testing/selftests/ublk/kublk
-workloads=("randread 1 1" "randread 1 2" "randread 128 1" "randread 128 2"
-	   "randwrite 1 1" "randwrite 1 2" "randwrite 128 1" "randwrite 128 2")
+# rw, QD, jobs, block size
+workloads=("randread 1 1 4k" "randread 1 2 4k" "randread 128 1 4k" "randread 128 2 4k"
+	   "randwrite 1 1 4k" "randwrite 1 2 4k" "randwrite 128 1 4k" "randwrite 128 2 4k"
+	   "randread 128 1 64k" "randwrite 128 1 64k"
+	   "randread 128 1 512k" "randwrite 128 1 512k")
+loop_workloads=("randread 16 1 128k" "randwrite 16 1 128k"
+		"randread 16 1 512k" "randwrite 16 1 512k")
 # data modes of kublk: name, the GET_FEATURES bit it needs, kublk option
-modes=("copy - -" "get_data NEED_GET_DATA -g" "user_copy USER_COPY -u")
+modes=("copy - -" "get_data NEED_GET_DATA -g" "user_copy USER_COPY -u"
+       "zero_copy SUPPORT_ZERO_COPY -z" "auto_zc AUTO_BUF_REG --auto_zc")
+# the modes measured on the loop target
+loop_modes="copy user_copy zero_copy auto_zc"
+loop_size=256M
 
 # ---- inside the guest: scripts/bench.sh --guest DIR REPS SECONDS [KO] ----
 
-# run_matrix LABEL MODE DEV ROUND: every workload once on DEV
+# run_matrix LABEL TARGET MODE DEV ROUND WORKLOAD...: each workload once
+# on DEV
 run_matrix() {
-	local label=$1 mode=$2 dev=$3 round=$4 w rw qd jobs iops field
+	local label=$1 target=$2 mode=$3 dev=$4 round=$5 w rw qd jobs bs iops field
+	local size
 
-	for w in "${workloads[@]}"; do
-		read -r rw qd jobs <<<"$w"
+	shift 5
+	size=$(blockdev --getsize64 "$dev")
+	for w in "$@"; do
+		read -r rw qd jobs bs <<<"$w"
 		if ! fio --name=bench --filename="$dev" --ioengine=io_uring --direct=1 \
-			--bs=4k --rw="$rw" --iodepth="$qd" --numjobs="$jobs" --size=1G \
+			--bs="$bs" --rw="$rw" --iodepth="$qd" --numjobs="$jobs" --size="$size" \
 			--time_based --runtime="$secs" --ramp_time=1 --group_reporting \
 			--norandommap --output-format=terse --terse-version=3 \
 			> /tmp/bench.terse 2> /tmp/bench.err; then
-			echo "bench: fio failed on $label $mode $rw qd$qd jobs$jobs:" >&2
+			echo "bench: fio failed on $label $target $mode $rw $bs qd$qd jobs$jobs:" >&2
 			cat /tmp/bench.err >&2
 			return 1
 		fi
@@ -58,13 +87,13 @@ run_matrix() {
 		[ "$rw" = randwrite ] && field=49
 		iops=$(awk -F';' -v f="$field" 'NR == 1 { print $f }' /tmp/bench.terse)
 		if ! [[ "$iops" =~ ^[0-9]+$ ]] || [ "$iops" = 0 ]; then
-			echo "bench: no IOPS from fio on $label $mode $rw qd$qd jobs$jobs" >&2
+			echo "bench: no IOPS from fio on $label $target $mode $rw $bs qd$qd jobs$jobs" >&2
 			cat /tmp/bench.terse /tmp/bench.err >&2
 			return 1
 		fi
-		echo "$label,$mode,$rw,$qd,$jobs,$round,$iops" >> "$out/raw.csv"
-		printf '  %-8s %-9s %-9s qd%-3s jobs%s %8s IOPS\n' \
-			"$label" "$mode" "$rw" "$qd" "$jobs" "$iops"
+		echo "$label,$target,$mode,$rw,$bs,$qd,$jobs,$round,$iops" >> "$out/raw.csv"
+		printf '  %-8s %-4s %-9s %-9s %4s qd%-3s jobs%s %8s IOPS\n' \
+			"$label" "$target" "$mode" "$rw" "$bs" "$qd" "$jobs" "$iops"
 	done
 }
 
@@ -81,6 +110,9 @@ ublk_round() {
 	fi
 	for m in "${modes[@]}"; do
 		read -r name bit opt <<<"$m"
+		if [ -n "${BENCH_ONLY:-}" ] && ! grep -qw "$name" <<<"$BENCH_ONLY"; then
+			continue
+		fi
 		if [ "$bit" != - ] && ! grep -qw "$bit" <<<"$feats"; then
 			if [ "$round" = 1 ]; then
 				echo "  $label: $bit not reported, no $name runs"
@@ -90,7 +122,13 @@ ublk_round() {
 		args=(add -t null -q 2 -d 128 -s 1G)
 		[ "$opt" != - ] && args+=("$opt")
 		id=$("$kublk" "${args[@]}")
-		run_matrix "$label" "$name" "/dev/ublkb$id" "$round"
+		run_matrix "$label" null "$name" "/dev/ublkb$id" "$round" "${workloads[@]}"
+		"$kublk" del -n "$id"
+		grep -qw "$name" <<<"$loop_modes" || continue
+		args=(add -t loop -q 2 -d 128)
+		[ "$opt" != - ] && args+=("$opt")
+		id=$("$kublk" "${args[@]}" /tmp/bench-loop.img)
+		run_matrix "$label" loop "$name" "/dev/ublkb$id" "$round" "${loop_workloads[@]}"
 		"$kublk" del -n "$id"
 	done
 }
@@ -101,7 +139,7 @@ driver_round() {
 
 	case "$label" in
 	null_blk)
-		run_matrix null_blk - /dev/nullb0 "$round"
+		run_matrix null_blk null - /dev/nullb0 "$round" "${workloads[@]}"
 		return
 		;;
 	stock)
@@ -127,6 +165,9 @@ guest_main() {
 	# a ublk device can approach.  As many queues as the ublk devices.
 	modprobe null_blk queue_mode=2 submit_queues=2 nr_devices=1 irqmode=0 \
 		hw_queue_depth=128 gb=1
+	# the loop target's backing file, in memory: what is measured is the
+	# path through driver and server, not a disk
+	dd if=/dev/zero of=/tmp/bench-loop.img bs=1M count="${loop_size%M}" status=none
 	drivers=(null_blk stock)
 	[ -n "$ko" ] && drivers+=(ours)
 	t0=$SECONDS
@@ -156,8 +197,12 @@ fi
 
 # ---- on the host ----
 
-reps=3
-secs=3
+clock=${BENCH_CLOCK:-icount}
+case "$clock" in
+icount) reps=1 secs=2 ;;
+real) reps=3 secs=3 ;;
+*) echo "bench.sh: BENCH_CLOCK is icount or real" >&2; exit 2 ;;
+esac
 outdir=
 ours=1
 while [ $# -gt 0 ]; do
@@ -195,24 +240,32 @@ elif [ "$ours" = 1 ]; then
 	echo "bench.sh: no drivers/block/ublk here: null_blk and the stock driver only" >&2
 fi
 
-# Runs per round: 8 workloads on null_blk and in 3 data modes per ublk
-# driver.  Each costs its runtime, 1 s of ramp and, under TCG, about 2 s
-# of fio start and exit and of kublk add/del; the limit leaves room for
-# twice that.
-nmodes=3
-[ -n "$ko" ] && nmodes=6
-nruns=$((8 * (1 + nmodes)))
-limit=$((reps * nruns * (secs + 4) * 2 + 300))
+# Runs per round: the null target's 12 workloads on null_blk and in each
+# data mode of each ublk driver (3 stock, 5 ours), the loop target's 4 in
+# 2 stock and 4 of our modes.  Each costs its runtime, 1 s of ramp and
+# about 2 s of fio start and exit and of kublk add/del (guest time); under
+# icount the guest runs several times slower than the host's clock, and
+# the limit leaves room for that.
+nruns=$((12 * 4 + 4 * 2))
+[ -n "$ko" ] && nruns=$((nruns + 12 * 5 + 4 * 4))
+slow=2
+[ "$clock" = icount ] && slow=10
+limit=$((reps * nruns * (secs + 4) * slow + 300))
+vmopts=()
+[ "$clock" = icount ] && vmopts+=(--icount)
+# the guest sees only what vm.sh hands it
+[ -n "${BENCH_ONLY:-}" ] && vmopts+=(-e "BENCH_ONLY=$BENCH_ONLY")
 {
-	echo "bench.sh: $reps rounds of $nruns fio runs of ${secs}s (+1 s ramp), about" \
-		"$((reps * nruns * (secs + 3) / 60 + 1)) min; results in $outdir"
+	echo "bench.sh: $reps round(s) of $nruns fio runs of ${secs}s (+1 s ramp)," \
+		"clock $clock; results in $outdir"
 	echo "bench.sh: host load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 } >&2
+echo "$clock" > "$outdir/clock.txt"
 date -u '+%Y-%m-%d %H:%M UTC' > "$outdir/date.txt"
 cut -d' ' -f1-3 /proc/loadavg > "$outdir/load.txt"
 t0=$SECONDS
 rc=0
-scripts/vm.sh -k test -m none -t "$limit" -o "$outdir/vm" -- \
+scripts/vm.sh -k test -m none -t "$limit" -o "$outdir/vm" "${vmopts[@]}" -- \
 	scripts/bench.sh --guest "$outdir/vm" "$reps" "$secs" ${ko:+"$ko"} || rc=$?
 echo "bench.sh: guest run took $(((SECONDS - t0) / 60)) min $(((SECONDS - t0) % 60)) s" >&2
 # A run that failed late still measured something: report what it did,
@@ -227,123 +280,6 @@ cp "$outdir/vm/raw.csv" "$outdir/vm/features.txt" "$outdir/vm/guest.txt" "$outdi
 
 py=python3
 [ -x /usr/bin/python3 ] && py=/usr/bin/python3
-"$py" - "$outdir" "$reps" "$secs" "$(nproc)" "$rc" "$((reps * nruns))" <<'EOF'
-import csv, statistics, sys
-outdir, reps, secs, ncpu, rc, nruns = sys.argv[1:7]
-runs = {}
-with open(outdir + "/raw.csv") as f:
-    for label, mode, rw, qd, jobs, rnd, iops in csv.reader(f):
-        runs.setdefault((label, mode, rw, int(qd), int(jobs)), []).append(float(iops))
-med = {k: statistics.median(v) for k, v in runs.items()}
-workloads = sorted({(k[2], k[3], k[4]) for k in med})
-modes = [m for m in ("copy", "get_data", "user_copy")
-         if any(k[1] == m for k in med)]
-release = open(outdir + "/guest.txt").read().split()[0]
-date = open(outdir + "/date.txt").read().strip()
-load = open(outdir + "/load.txt").read().strip()
-
-def key(label, mode, w):
-    # null_blk has no data modes: one series serves every mode
-    return (label, "-" if label == "null_blk" else mode) + w
-
-def get(label, mode, w):
-    return med.get(key(label, mode, w))
-
-def ratio(a, b):
-    return "%.2f" % (a / b) if a and b else "n/a"
-
-def num(v):
-    return "%.0f" % v if v else "n/a"
-
-def spread(label, mode, w):
-    # (max - min) / median of the rounds: how far to trust a median
-    v = runs.get(key(label, mode, w))
-    return "%.2f" % ((max(v) - min(v)) / statistics.median(v)) if v else "n/a"
-
-rounds = "%s round%s" % (reps, "" if reps == "1" else "s")
-
-rows, spreads = [], []
-for w in workloads:
-    for m in modes:
-        nb, st, ou = get("null_blk", m, w), get("stock", m, w), get("ours", m, w)
-        rows.append([w[0], w[1], w[2], m, num(nb), num(st), num(ou),
-                     ratio(ou, st), ratio(ou, nb), ratio(st, nb)])
-        spreads.append([spread(l, m, w) for l in ("null_blk", "stock", "ours")])
-head = ["workload", "QD", "jobs", "mode", "null_blk", "stock", "ours",
-        "ours/stock", "ours/null_blk", "stock/null_blk"]
-with open(outdir + "/bench.csv", "w", newline="") as f:
-    wr = csv.writer(f)
-    wr.writerow(head + ["null_blk_spread", "stock_spread", "ours_spread"])
-    for r, sp in zip(rows, spreads):
-        wr.writerow(r + sp)
-md = ["| " + " | ".join(head) + " |",
-      "|" + "---|" * 4 + "---:|" * (len(head) - 4)]
-md += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
-md.append("")
-md.append("Median IOPS of %s of %s s fio runs (4k, io_uring, O_DIRECT, "
-          "1 s ramp); null_blk and kublk's null target with 2 queues of depth "
-          "128; modes: copy (the driver copies to the server's buffers), "
-          "get_data (NEED_GET_DATA), user_copy (USER_COPY; the null target "
-          "moves no data).  %s, guest kernel %s on %s host CPUs under QEMU "
-          "TCG, host load average %s at the start."
-          % (rounds, secs, date, release, ncpu, load))
-if rc != "0":
-    md.append("")
-    md.append("INCOMPLETE: the guest run failed (exit %s) after %d of %s runs."
-              % (rc, sum(len(v) for v in runs.values()), nruns))
-with open(outdir + "/bench.md", "w") as f:
-    f.write("\n".join(md) + "\n")
-print("\n".join(md))
-
-try:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-except ImportError:
-    print("(no matplotlib: no plot)", file=sys.stderr)
-    sys.exit(0)
-labels = ["%s\nQD%d, %d job%s" % (w[0], w[1], w[2], "s" if w[2] > 1 else "")
-          for w in workloads]
-xs = range(len(workloads))
-fig, (top, bot) = plt.subplots(2, 1, figsize=(14, 9), sharex=True,
-                               gridspec_kw={"height_ratios": [3, 2]})
-series = [("null_blk", None)] + [(l, m) for l in ("stock", "ours") for m in modes]
-series = [s for s in series if any(get(s[0], s[1], w) for w in workloads)]
-colors = {"null_blk": ["0.4"], "stock": ["#9ecae1", "#4292c6", "#08519c"],
-          "ours": ["#fdae6b", "#f16913", "#a63603"]}
-width = 0.8 / len(series)
-for i, (label, mode) in enumerate(series):
-    c = colors[label][0 if mode is None else modes.index(mode) % 3]
-    top.bar([j - 0.4 + (i + 0.5) * width for j in xs],
-            [get(label, mode, w) or 0 for w in workloads], width, color=c,
-            label=label + ("" if mode is None else " " + mode))
-top.set_ylabel("IOPS (median)")
-top.set_title("fio io_uring 4k, median of %s of %s s; guest %s, QEMU TCG: "
-              "compare ratios, not IOPS" % (rounds, secs, release))
-top.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
-top.grid(axis="y", alpha=0.3)
-# the ratios: ours/stock if both ran, else the stock driver against null_blk
-if any(get("ours", m, w) for m in modes for w in workloads):
-    num_l, den_l, what = "ours", "stock", "ours / stock"
-else:
-    num_l, den_l, what = "stock", "null_blk", "stock / null_blk"
-width = 0.8 / len(modes)
-for i, m in enumerate(modes):
-    ys = []
-    for w in workloads:
-        a, b = get(num_l, m, w), get(den_l, m, w)
-        ys.append(a / b if a and b else 0)
-    bot.bar([j - 0.4 + (i + 0.5) * width for j in xs], ys, width,
-            color=colors[num_l][i % 3], label=m)
-bot.axhline(1.0, color="k", linewidth=0.8)
-bot.set_ylabel("IOPS ratio " + what)
-bot.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0),
-           title=what, title_fontsize="small")
-bot.grid(axis="y", alpha=0.3)
-bot.set_xticks(list(xs))
-bot.set_xticklabels(labels)
-fig.tight_layout()
-fig.savefig(outdir + "/bench.png", dpi=90)
-EOF
+"$py" "$top/scripts/bench-report.py" "$outdir" "$reps" "$secs" "$(nproc)" "$rc" "$((reps * nruns))"
 echo "bench.sh: $outdir/bench.md, bench.csv, bench.png (raw runs: raw.csv)" >&2
 exit "$rc"

@@ -21,6 +21,11 @@
 #   -e, --env V=X      set an environment variable for the command
 #       --mem MB       guest memory (default 2048, KASAN kernels 2560)
 #       --cpus N       guest CPUs (default 2)
+#       --icount       instructions as time (QEMU -icount shift=0,sleep=on:
+#                      the guest clock advances 1 ns per instruction, the
+#                      vCPUs run one after another in one host thread), so
+#                      that timings repeat whatever the host is doing; for
+#                      the cost of work, not for parallelism (TCG only)
 #       --allow-reports
 #                      do not fail the run on kernel reports in dmesg
 #   -q, --quiet        do not print the log directory
@@ -52,6 +57,7 @@ out=
 mem=
 cpus=2
 allow_reports=0
+icount=0
 quiet=0
 envs=()
 
@@ -68,6 +74,7 @@ while [ $# -gt 0 ]; do
 	--mem) mem=$2; shift 2 ;;
 	--cpus) cpus=$2; shift 2 ;;
 	--allow-reports) allow_reports=1; shift ;;
+	--icount) icount=1; shift ;;
 	-q|--quiet) quiet=1; shift ;;
 	-h|--help) sed -n '/^# usage/,/^$/p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	--) shift; break ;;
@@ -167,6 +174,12 @@ qemu=(qemu-system-x86_64 -machine q35,accel="$accel" -cpu "$cpu"
       -fsdev "local,id=cache,path=$cache,security_model=none,readonly=on,multidevs=remap"
       -device virtio-9p-pci,fsdev=cache,mount_tag=ublkcache
       -device virtio-rng-pci)
+# sleep=on: an idle guest skips ahead in virtual time (sleep=off warps the
+# clock on 9p waits here and times the run out)
+if [ "$icount" = 1 ]; then
+	[ "$accel" = tcg ] || die "--icount needs TCG (UBLK_VM_ACCEL=tcg)"
+	qemu+=(-icount "shift=0,sleep=on")
+fi
 
 if [ "$shell" = 1 ]; then
 	# Interactive: console and shell share this terminal.

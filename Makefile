@@ -13,6 +13,7 @@
 #                         run a verified fio job on it
 #   make shell            an interactive guest (FLAVOUR=test|debug)
 #   make bench            fio IOPS: null_blk, stock and our ublk_drv (README)
+#   make profile          perf profile of stock and our driver side by side
 #   make kernel           build the test and debug guest kernels
 #   make selftests        build kublk and the selftests on the host
 #   make headers          usr/include/ from our include/uapi/
@@ -36,13 +37,13 @@ else
 MODBUILD := $(MODSRC)
 endif
 
-.PHONY: all module module-path kernel check stress run shell bench selftests \
+.PHONY: all module module-path kernel check stress run shell bench profile selftests \
 	selftests-prep headers clean help
 
 all: module
 
 help:
-	@sed -n '3,20s/^# \{0,1\}//p' $(TOP)/Makefile
+	@sed -n '3,21s/^# \{0,1\}//p' $(TOP)/Makefile
 
 module:
 	@test -f $(MODSRC)/Makefile || \
@@ -108,6 +109,9 @@ shell:
 
 bench:
 	$(TOP)/scripts/bench.sh $(BENCH_ARGS)
+
+profile:
+	$(TOP)/scripts/profile.sh $(PROFILE_ARGS)
 
 clean:
 	rm -f $(MODSRC)/*.o $(MODSRC)/*.ko $(MODSRC)/*.mod $(MODSRC)/*.mod.c \

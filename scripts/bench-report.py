@@ -85,8 +85,9 @@ md.append("Median IOPS of %s of %s s fio runs (io_uring, O_DIRECT, 1 s ramp); "
           "null_blk and kublk's null target with 2 queues of depth 128, its "
           "loop target on a tmpfs file; modes: copy (the driver copies to the "
           "server's buffers), get_data (NEED_GET_DATA), user_copy "
-          "(USER_COPY), zero_copy (-z: REGISTER/UNREGISTER_IO_BUF), auto_zc "
-          "(AUTO_BUF_REG); the null target moves no data.  Clock: %s.  %s, "
+          "(USER_COPY: kublk copies with pread/pwrite), zero_copy (-z: "
+          "REGISTER/UNREGISTER_IO_BUF), auto_zc (AUTO_BUF_REG); the null "
+          "target has no backing I/O.  Clock: %s.  %s, "
           "guest kernel %s on %s host CPUs, host load average %s at the start."
           % (rounds, secs, how, date, release, ncpu, load))
 # what zero copy buys where data moves: the loop target, ours

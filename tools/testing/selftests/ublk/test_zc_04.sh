@@ -8,7 +8,8 @@
 # waits (QUIESCED, or FAIL_IO), a new server recovers it, 2M written
 # before the kill read back intact, and the load sees no error but EIO
 # (none at all with USER_RECOVERY_REISSUE).  Without recovery the device
-# dies, fio fails rather than hangs, and the device can be deleted.
+# dies, fio fails rather than hangs, and the device can be deleted.  At
+# the end the module unloads.
 
 . "$(dirname "$0")"/test_common.sh
 _prep_test
@@ -70,4 +71,13 @@ for zc in -z --auto_zc; do
 	_del_dev "$id"
 	_log "$zc, no recovery: killed with buffers registered, device died, deleted"
 done
+
+# Nothing of the killed servers (their rings' buffers, stage 2 of their
+# exits) is left holding the module: it unloads.  In the project's guest
+# only, which loaded it from $UBLK_VM_KO; loaded again for the tests after.
+if [ "${UBLK_VM_MODULE:-}" = ours ] && [ -n "${UBLK_VM_KO:-}" ]; then
+	rmmod ublk_drv || _fail "ublk_drv does not unload after the kills"
+	insmod "$UBLK_VM_KO" || _fail "ublk_drv does not load again"
+	_log "the module unloaded and loaded again"
+fi
 exit 0

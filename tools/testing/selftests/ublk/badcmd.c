@@ -76,8 +76,11 @@ static void report(bool ok, const char *fmt, ...)
 
 static void expect(int got, int want, const char *what)
 {
-	if (got == want)
-		report(true, "%s: %s", what, want ? strerror(-want) : "0");
+	if (got == want && want < 0)
+		report(true, "%s: %s", what, strerror(-want));
+	else if (got == want)
+		/* 0, or the bytes an I/O moved */
+		report(true, "%s: %d", what, want);
 	else
 		report(false, "%s: got %d (%s), want %d (%s)", what, got,
 		       got < 0 ? strerror(-got) : "-", want,

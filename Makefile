@@ -7,6 +7,8 @@
 #                         cached test kernel (built on first use)
 #   make KDIR=<dir>       ... against your own 6.12 kernel build directory
 #   make check            everything CI checks (see README)
+#   make check-distro     the kselftests on Debian's own 6.12 kernel with our
+#                         module built against its headers (not in make check)
 #   make stress           the kill -9 / recover loops, STRESS_CYCLES (200)
 #                         cycles per recovery mode (not in make check)
 #   make run              boot a guest, serve a ublk device with kublk and
@@ -37,13 +39,13 @@ else
 MODBUILD := $(MODSRC)
 endif
 
-.PHONY: all module module-path kernel check stress run shell bench profile selftests \
+.PHONY: all module module-path kernel check check-distro stress run shell bench profile selftests \
 	selftests-prep headers clean help
 
 all: module
 
 help:
-	@sed -n '3,21s/^# \{0,1\}//p' $(TOP)/Makefile
+	@sed -n '3,23s/^# \{0,1\}//p' $(TOP)/Makefile
 
 module:
 	@test -f $(MODSRC)/Makefile || \
@@ -88,6 +90,21 @@ selftests: selftests-prep
 
 check:
 	$(TOP)/scripts/check.sh
+
+# The kselftests (CHECK_TESTS, default all) on Debian's linux-image-6.12
+# (scripts/vm.sh -k distro), our module (MODULE=stock: Debian's) built
+# against its linux-headers package: the merged TAP, then "N passed, N
+# failed, N skipped".  Logs in $(UBLK_CACHE)/check/distro-<date>/.
+check-distro: selftests
+	@$(TOP)/scripts/deps.sh distro vm tests
+	@mkdir -p $(UBLK_CACHE)/check && \
+	logs=$$(mktemp -d $(UBLK_CACHE)/check/distro-$$(date +%Y%m%d-%H%M%S)-XXXX) && \
+	{ $(TOP)/scripts/suite.sh -k distro -m $(MODULE) -o $$logs/suite \
+		-- $(CHECK_TESTS); echo $$? > $$logs/suite.rc; } | tee $$logs/suite.out; \
+	grep -E '^(not )?ok [0-9]+ selftests:' $$logs/suite.out > $$logs/kselftest.tap; \
+	echo "# logs in $$logs"; \
+	$(TOP)/scripts/tap-summary.sh $$logs/kselftest.tap && \
+		test "$$(cat $$logs/suite.rc)" = 0
 
 # The kill loops of "make check" (5 cycles each there), longer: through
 # check.sh on the debug kernel, with the per-test time limit raised to

@@ -6,12 +6,14 @@
 # dpkg-query.  Needs root when something is missing.
 #
 # usage: scripts/deps.sh [group...]     groups: kernel vm tests all (default)
+#                                       distro (for vm.sh -k distro; not in all)
 
 set -euo pipefail
 
 kernel_pkgs=(linux-source-6.12 build-essential flex bison bc cpio kmod
 	     libelf-dev libssl-dev rsync xz-utils sparse perl python3)
 vm_pkgs=(qemu-system-x86 qemu-utils)
+distro_pkgs=(busybox-static cpio kmod xz-utils)
 tests_pkgs=(fio liburing-dev e2fsprogs util-linux shellcheck
 	    python3-matplotlib)
 
@@ -23,6 +25,7 @@ for g in "${groups[@]}"; do
 	kernel) want+=("${kernel_pkgs[@]}") ;;
 	vm) want+=("${vm_pkgs[@]}") ;;
 	tests) want+=("${tests_pkgs[@]}") ;;
+	distro) want+=("${distro_pkgs[@]}") ;;
 	all) want+=("${kernel_pkgs[@]}" "${vm_pkgs[@]}" "${tests_pkgs[@]}") ;;
 	*) echo "deps.sh: unknown group '$g'" >&2; exit 2 ;;
 	esac

@@ -5,7 +5,8 @@
 # what they report into one TAP stream.
 #
 # usage: scripts/suite.sh [options] [--] [test ...]
-#   -k FLAVOUR   guest kernel (default debug)
+#   -k FLAVOUR   guest kernel (default debug; distro: Debian's own, see
+#                scripts/distro.sh)
 #   -m MODULE    ours or stock (default ours)
 #   -o DIR       logs: DIR/shard-N/ per guest (vm.sh's logs), DIR/times
 #   -j SHARDS    guests at once (default $CHECK_SHARDS, else one per two
@@ -119,7 +120,13 @@ done < <(for t in "${shared[@]}"; do echo "${secs[$t]:-60} $t"; done | sort -k1,
 
 # ---- our module, built once for all guests ----
 if [ "$module" = ours ] && [ -z "$ko" ]; then
-	kdir=$("$top/scripts/kernel.sh" build "$flavour") || die "no $flavour kernel"
+	if [ "$flavour" = distro ]; then
+		# against the kernel's headers package, as vm.sh does
+		kdir=$("$top/scripts/distro.sh" build) || die "no distro kernel"
+		kdir=$(realpath "$kdir/build")
+	else
+		kdir=$("$top/scripts/kernel.sh" build "$flavour") || die "no $flavour kernel"
+	fi
 	make -s -C "$top" KDIR="$kdir" MODDIR="$out/mod" module >&2 || die "building ublk_drv failed"
 	ko=$(make -s -C "$top" MODDIR="$out/mod" module-path)
 fi

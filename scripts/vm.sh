@@ -9,9 +9,12 @@
 #
 # options:
 #   -k, --kernel F     kernel flavour (test, debug) or a kernel build dir
-#                      (default: test; built first when not cached)
+#                      (default: test; built first when not cached), or
+#                      distro: Debian's own linux-image-6.12 from an
+#                      initramfs, our module built against its
+#                      linux-headers package (scripts/distro.sh)
 #   -m, --module M     which ublk driver the guest loads: ours (default),
-#                      stock (6.12's ublk_drv, for comparison) or none.
+#                      stock (the kernel's own ublk_drv, for comparison) or none.
 #                      Never both: they are the same module name.
 #       --ko PATH      our ublk_drv.ko (default: built for the kernel)
 #   -t, --timeout S    the command's time limit in seconds (default 1800);
@@ -90,15 +93,23 @@ shell=0
 [ $# -eq 1 ] && [ "$1" = shell ] && shell=1
 
 # The kernel: a flavour name (build when needed) or a build directory.
+# modkdir: what our module builds against; initrd: for distro only.
+initrd=
 if [ -d "$kernel" ]; then
 	kdir=$(cd "$kernel" && pwd)
 	flavour=custom
+elif [ "$kernel" = distro ]; then
+	flavour=distro
+	kdir=$("$top/scripts/distro.sh" build) || die "no distro kernel"
+	initrd=$kdir/initrd.cpio.gz
 else
 	flavour=$kernel
 	kdir=$("$top/scripts/kernel.sh" build "$flavour")
 fi
 bzimage=$kdir/arch/x86/boot/bzImage
 [ -f "$bzimage" ] || die "no bzImage in $kdir"
+modkdir=$kdir
+[ "$flavour" = distro ] && modkdir=$(realpath "$kdir/build")
 release=$(cat "$kdir/kernelrelease" 2>/dev/null || make -s -C "$kdir" kernelrelease)
 if [ -z "$mem" ]; then
 	mem=2048
@@ -109,8 +120,8 @@ if [ "$module" = ours ]; then
 	if [ -z "$ko" ]; then
 		# One module build directory per (checkout, kernel).
 		moddir=$cache/modbuild/$(basename "$kdir")-$(echo "$top $kdir" | sha256sum | cut -c1-8)
-		make -s -C "$top" KDIR="$kdir" MODDIR="$moddir" module >&2 ||
-			die "building our module for $kdir failed"
+		make -s -C "$top" KDIR="$modkdir" MODDIR="$moddir" module >&2 ||
+			die "building our module for $modkdir failed"
 		ko=$(make -s -C "$top" MODDIR="$moddir" module-path)
 	fi
 	[ -f "$ko" ] || die "our module $ko is missing"
@@ -180,6 +191,7 @@ if [ "$icount" = 1 ]; then
 	[ "$accel" = tcg ] || die "--icount needs TCG (UBLK_VM_ACCEL=tcg)"
 	qemu+=(-icount "shift=0,sleep=on")
 fi
+[ -z "$initrd" ] || qemu+=(-initrd "$initrd")
 
 if [ "$shell" = 1 ]; then
 	# Interactive: console and shell share this terminal.

@@ -27,6 +27,10 @@ release = open(outdir + "/guest.txt").read().split()[0]
 date = open(outdir + "/date.txt").read().strip()
 load = open(outdir + "/load.txt").read().strip()
 clock = open(outdir + "/clock.txt").read().strip()
+try:
+    cpu = open(outdir + "/cpu.txt").read().strip()
+except OSError:
+    cpu = "max"
 
 
 def key(label, mode, w):
@@ -87,9 +91,9 @@ md.append("Median IOPS of %s of %s s fio runs (io_uring, O_DIRECT, 1 s ramp); "
           "server's buffers), get_data (NEED_GET_DATA), user_copy "
           "(USER_COPY: kublk copies with pread/pwrite), zero_copy (-z: "
           "REGISTER/UNREGISTER_IO_BUF), auto_zc (AUTO_BUF_REG); the null "
-          "target has no backing I/O.  Clock: %s.  %s, "
-          "guest kernel %s on %s host CPUs, host load average %s at the start."
-          % (rounds, secs, how, date, release, ncpu, load))
+          "target has no backing I/O.  Clock: %s.  Guest CPU model: %s.  "
+          "%s, guest kernel %s on %s host CPUs, host load average %s at the "
+          "start." % (rounds, secs, how, cpu, date, release, ncpu, load))
 # what zero copy buys where data moves: the loop target, ours
 zc = []
 for w in workloads:

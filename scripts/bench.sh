@@ -261,6 +261,9 @@ vmopts=()
 	echo "bench.sh: host load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 } >&2
 echo "$clock" > "$outdir/clock.txt"
+# the guest's CPU model (scripts/vm.sh: UBLK_VM_CPU): it decides the
+# kernel's copy routines, which icount weighs very differently
+echo "${UBLK_VM_CPU:-max}" > "$outdir/cpu.txt"
 date -u '+%Y-%m-%d %H:%M UTC' > "$outdir/date.txt"
 cut -d' ' -f1-3 /proc/loadavg > "$outdir/load.txt"
 t0=$SECONDS

@@ -162,7 +162,9 @@ if [ "${UBLK_VM_ACCEL:-auto}" = kvm ] ||
    { [ "${UBLK_VM_ACCEL:-auto}" = auto ] && [ -w /dev/kvm ] && [ -f "$cache/kvm-ok" ]; }; then
 	accel=kvm
 fi
-cpu=max
+# UBLK_VM_CPU: another TCG CPU model, e.g. "max,-erms" (no rep movsb in
+# the kernel's copies, which icount counts per byte)
+cpu=${UBLK_VM_CPU:-max}
 [ "$accel" = tcg ] || cpu=host
 
 cmdline="console=ttyS0,115200 root=ublkroot rootfstype=9p"

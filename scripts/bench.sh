@@ -233,9 +233,7 @@ kdir=$(scripts/kernel.sh build test)
 ko=
 if [ "$ours" = 1 ] && [ -f drivers/block/ublk/Makefile ]; then
 	# the same build directory vm.sh uses for this checkout and kernel
-	moddir=$cache/modbuild/$(basename "$kdir")-$(echo "$top $kdir" | sha256sum | cut -c1-8)
-	make -s KDIR="$kdir" MODDIR="$moddir" module >&2
-	ko=$(realpath "$(make -s MODDIR="$moddir" module-path)")
+	ko=$(scripts/module.sh "$kdir")
 elif [ "$ours" = 1 ]; then
 	echo "bench.sh: no drivers/block/ublk here: null_blk and the stock driver only" >&2
 fi

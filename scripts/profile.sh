@@ -113,9 +113,7 @@ outdir=$(cd "$outdir" && pwd)
 scripts/deps.sh all
 make -s selftests
 kdir=$(scripts/kernel.sh build test)
-moddir=$cache/modbuild/$(basename "$kdir")-$(echo "$top $kdir" | sha256sum | cut -c1-8)
-make -s KDIR="$kdir" MODDIR="$moddir" module >&2
-ko=$(realpath "$(make -s MODDIR="$moddir" module-path)")
+ko=$(scripts/module.sh "$kdir")
 
 scripts/vm.sh -k test -m none --icount -t $((secs * 20 + 600)) -o "$outdir/vm" -- \
 	scripts/profile.sh --guest "$outdir/vm" "$mode" "$secs" "$ko" "$workload"

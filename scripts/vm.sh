@@ -118,11 +118,8 @@ fi
 
 if [ "$module" = ours ]; then
 	if [ -z "$ko" ]; then
-		# One module build directory per (checkout, kernel).
-		moddir=$cache/modbuild/$(basename "$kdir")-$(echo "$top $kdir" | sha256sum | cut -c1-8)
-		make -s -C "$top" KDIR="$modkdir" MODDIR="$moddir" module >&2 ||
+		ko=$("$top/scripts/module.sh" "$kdir" "$modkdir") ||
 			die "building our module for $modkdir failed"
-		ko=$(make -s -C "$top" MODDIR="$moddir" module-path)
 	fi
 	[ -f "$ko" ] || die "our module $ko is missing"
 	ko=$(realpath "$ko")

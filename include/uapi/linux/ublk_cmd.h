@@ -146,6 +146,21 @@
 #define UBLK_U_IO_FETCH_IO_CMDS		\
 	_IOWR('u', 0x27, struct ublk_batch_io)
 
+/*
+ * Not mainline's: this driver's own extensions take I/O command numbers
+ * from 0xff down (mainline allocates upwards from 0x20) and feature bits
+ * from 63 down (mainline allocates upwards from 0), so that the two can
+ * never meet.  A server that never sets them sees mainline's behaviour.
+ *
+ * UBLK_F_BATCH_PRIO, UPDATE_CMD_PRIO: change the priority of FETCH_IO_CMDS
+ * commands of the calling ring waiting on queue q_id.  struct
+ * ublk_batch_io: flags must be UBLK_BATCH_F_PRIO, prio the new level,
+ * nr_elem and elem_bytes 0; reserved2 is the user_data of the one fetch
+ * command to change, or 0 for all of them.  Returns how many changed.
+ */
+#define UBLK_U_IO_UPDATE_CMD_PRIO	\
+	_IOWR('u', 0xff, struct ublk_batch_io)
+
 /* results a completed FETCH / COMMIT_AND_FETCH command carries */
 #define UBLK_IO_RES_OK			0
 #define UBLK_IO_RES_NEED_GET_DATA	1
@@ -313,6 +328,20 @@
  * ublksrv_io_desc) bytes and ADD_DEV reports that size in io_desc_size.
  */
 #define UBLK_F_IO_DESC_SIZE		(1ULL << 20)
+
+/*
+ * Not mainline's (bits from 63 down are this driver's, see
+ * UBLK_U_IO_UPDATE_CMD_PRIO).  With UBLK_F_BATCH_IO: every
+ * FETCH_IO_CMDS command may carry a priority level
+ * (UBLK_BATCH_F_PRIO, struct ublk_batch_io.prio), 0 to
+ * UBLK_BATCH_PRIO_MAX; new requests always go to a waiting fetch
+ * command of the highest level that has one, first come first served
+ * within a level.  A command without UBLK_BATCH_F_PRIO gets
+ * UBLK_BATCH_PRIO_DEFAULT.  UBLK_U_IO_UPDATE_CMD_PRIO changes the level
+ * of waiting commands, so that a server can move load between its
+ * threads without moving slots.
+ */
+#define UBLK_F_BATCH_PRIO		(1ULL << 63)
 
 /* device states, in ublksrv_ctrl_dev_info.state */
 #define UBLK_S_DEV_DEAD		0
@@ -516,13 +545,23 @@ struct ublk_batch_io {
 #define UBLK_BATCH_F_HAS_ZONE_LBA		(1 << 0)
 #define UBLK_BATCH_F_HAS_BUF_ADDR		(1 << 1)
 #define UBLK_BATCH_F_AUTO_BUF_REG_FALLBACK	(1 << 2)
+/* not mainline's: UBLK_F_BATCH_PRIO, @prio is set (FETCH, UPDATE_CMD_PRIO) */
+#define UBLK_BATCH_F_PRIO			(1 << 15)
 	__u16	flags;
 	__u16	nr_elem;
 	/* size of one element; 2 (a bare tag) for FETCH_IO_CMDS */
 	__u8	elem_bytes;
-	__u8	reserved;
+	union {
+		__u8	reserved;
+		/* UBLK_BATCH_F_PRIO: 0 (lowest) to UBLK_BATCH_PRIO_MAX */
+		__u8	prio;
+	};
 	__u64	reserved2;
 };
+
+/* UBLK_F_BATCH_PRIO levels */
+#define UBLK_BATCH_PRIO_MAX			7
+#define UBLK_BATCH_PRIO_DEFAULT			4
 
 /*
  * UBLK_F_SHMEM_ZC: memory UBLK_U_CMD_REG_BUF registers; a request whose

@@ -92,6 +92,15 @@ static int ublk_negotiate_features(u64 *flagsp)
 	if (flags & (UBLK_F_USER_COPY | UBLK_F_SUPPORT_ZERO_COPY |
 		     UBLK_F_AUTO_BUF_REG))
 		flags &= ~UBLK_F_NEED_GET_DATA;
+	/*
+	 * Batch slots belong to no task, and commit without a buffer only
+	 * where no buffer is needed: as mainline, no PER_IO_DAEMON, no
+	 * NEED_GET_DATA.  Fetch priorities are an option of batch delivery.
+	 */
+	if (flags & UBLK_F_BATCH_IO)
+		flags &= ~(UBLK_F_PER_IO_DAEMON | UBLK_F_NEED_GET_DATA);
+	else
+		flags &= ~UBLK_F_BATCH_PRIO;
 	/* zone reports and appends need user copy */
 	if ((flags & UBLK_F_ZONED) && !(flags & UBLK_F_USER_COPY))
 		return -EINVAL;

@@ -327,8 +327,8 @@ static int ublk_check_commit(struct ublk_queue *ubq, struct request *rq,
  * outside the request's zone fails the request for the same reason:
  * storing it would put the data somewhere the writer never asked for.
  */
-static int ublk_commit_result(struct ublk_queue *ubq, struct request *rq,
-			      s32 res, u64 addr)
+int ublk_commit_result(struct ublk_queue *ubq, struct request *rq,
+		       s32 res, u64 addr)
 {
 	enum req_op op = req_op(rq);
 
@@ -564,6 +564,10 @@ static void ublk_cancel_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags)
 
 int ublk_ch_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags)
 {
+	/* a device's mode is fixed at ADD_DEV */
+	if (ublk_dev_batch(cmd->file->private_data))
+		return ublk_batch_uring_cmd(cmd, issue_flags);
+
 	if (unlikely(issue_flags & IO_URING_F_CANCEL)) {
 		ublk_cancel_cmd(cmd, issue_flags);
 		return 0;

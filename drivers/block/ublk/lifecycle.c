@@ -413,6 +413,12 @@ static void ublk_abort_server(struct ublk_device *ub)
 	smp_mb();
 	wake_up_all(&ub->wait);
 
+	/* batch slots hold no command: the fetch commands carry the news */
+	if (ublk_dev_batch(ub)) {
+		ublk_batch_abort(ub);
+		return;
+	}
+
 	for (i = 0; i < ub->dev_info.nr_hw_queues; i++) {
 		struct ublk_queue *ubq = ub->queues[i];
 
@@ -475,6 +481,9 @@ int ublk_try_stop_dev(struct ublk_device *ub)
 static bool ublk_queues_have_idle_slot(struct ublk_device *ub)
 {
 	unsigned int i, tag;
+
+	if (ublk_dev_batch(ub))
+		return ublk_batch_can_abort(ub);
 
 	for (i = 0; i < ub->dev_info.nr_hw_queues; i++) {
 		struct ublk_queue *ubq = ub->queues[i];
@@ -705,6 +714,9 @@ static void ublk_fail_owned(struct ublk_device *ub)
 			if (rq)
 				ublk_abort_owned_rq(ubq, rq);
 		}
+		/* and those whose tags wait for a fetch command */
+		if (ubq->batch)
+			ublk_batch_drain(ubq);
 	}
 
 	mutex_lock(&ub->cancel_mutex);
@@ -739,6 +751,8 @@ static void ublk_reset_server(struct ublk_device *ub)
 			refcount_set(&io->ref, 0);
 			WRITE_ONCE(io->flags, 0);
 		}
+		if (ubq->batch)
+			ublk_batch_reset(ubq);
 	}
 	atomic_set(&ub->nr_io_ready, 0);
 	clear_bit(UB_STATE_UNPRIV_SERVER, &ub->state);

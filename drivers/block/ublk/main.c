@@ -113,6 +113,7 @@ static void ublk_free_queues(struct ublk_device *ub)
 
 		if (!ubq)
 			continue;
+		ublk_batch_free_queue(ubq);
 		vfree(ubq->iods);
 		kvfree(ubq);
 	}
@@ -175,6 +176,12 @@ static int ublk_alloc_queues(struct ublk_device *ub)
 		/* no server yet */
 		ubq->nosrv = UBLK_NOSRV_FAIL;
 		spin_lock_init(&ubq->cancel_lock);
+		if (ublk_dev_batch(ub)) {
+			int ret = ublk_batch_init_queue(ubq);
+
+			if (ret)
+				return ret;
+		}
 	}
 	return 0;
 }
@@ -184,7 +191,7 @@ static int ublk_alloc_tag_set(struct ublk_device *ub)
 	struct blk_mq_tag_set *set = &ub->tag_set;
 	int ret;
 
-	set->ops = &ublk_mq_ops;
+	set->ops = ublk_dev_batch(ub) ? &ublk_batch_mq_ops : &ublk_mq_ops;
 	set->nr_hw_queues = ub->dev_info.nr_hw_queues;
 	set->queue_depth = ub->dev_info.queue_depth;
 	set->numa_node = NUMA_NO_NODE;

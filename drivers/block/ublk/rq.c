@@ -44,7 +44,7 @@ bool ublk_rq_has_data(const struct request *rq)
 }
 
 /* fill the slot's descriptor; the server reads it after delivery */
-static blk_status_t ublk_setup_iod(struct ublk_queue *ubq, struct request *rq)
+blk_status_t ublk_setup_iod(struct ublk_queue *ubq, struct request *rq)
 {
 	struct ublksrv_io_desc *iod = ublk_iod(ubq, rq->tag);
 	struct ublk_rq_data *pdu;
@@ -312,7 +312,7 @@ static void ublk_queue_rqs(struct rq_list *rqlist)
  * unprivileged device's server, which nobody vouched for, is killed when
  * it sits on one too long.  Stage 2 of its exit then fails the request.
  */
-static enum blk_eh_timer_return ublk_timeout(struct request *rq)
+enum blk_eh_timer_return ublk_timeout(struct request *rq)
 {
 	struct ublk_queue *ubq = ublk_rq_queue(rq);
 	struct ublk_device *ub = ubq->dev;
@@ -330,8 +330,8 @@ static enum blk_eh_timer_return ublk_timeout(struct request *rq)
 	return BLK_EH_RESET_TIMER;
 }
 
-static int ublk_init_hctx(struct blk_mq_hw_ctx *hctx, void *driver_data,
-			  unsigned int hctx_idx)
+int ublk_init_hctx(struct blk_mq_hw_ctx *hctx, void *driver_data,
+		   unsigned int hctx_idx)
 {
 	struct ublk_device *ub = driver_data;
 
@@ -339,8 +339,8 @@ static int ublk_init_hctx(struct blk_mq_hw_ctx *hctx, void *driver_data,
 	return 0;
 }
 
-static int ublk_init_request(struct blk_mq_tag_set *set, struct request *rq,
-			     unsigned int hctx_idx, unsigned int numa_node)
+int ublk_init_request(struct blk_mq_tag_set *set, struct request *rq,
+		      unsigned int hctx_idx, unsigned int numa_node)
 {
 	struct ublk_rq_data *pdu = blk_mq_rq_to_pdu(rq);
 

@@ -25,6 +25,9 @@
  *   zoned.c     zoned devices (CONFIG_BLK_DEV_ZONED)
  *   buf.c       zero copy: request buffers in the server's io_uring
  *               buffer table (needs the kernel's io_buffer_register_bvec())
+ *   batch.c     UBLK_F_BATCH_IO: slots without commands, requests handed
+ *               over in batches by multishot fetch commands kept in
+ *               priority lists (needs multishot uring_cmd)
  *   trace.h     tracepoints (TRACE_SYSTEM ublk), instantiated in trace.c
  *
  * Lock order (outermost first); each lock's users are listed where the
@@ -77,6 +80,17 @@
 #endif
 
 /*
+ * Batched delivery needs multishot uring_cmds with provided buffers
+ * (mainline 6.18, or 6.12 with this project's patches/base); the
+ * Makefile defines UBLK_HAVE_MSHOT when the kernel has them.
+ */
+#ifdef UBLK_HAVE_MSHOT
+#define UBLK_F_BATCH_ALL	(UBLK_F_BATCH_IO | UBLK_F_BATCH_PRIO)
+#else
+#define UBLK_F_BATCH_ALL	0
+#endif
+
+/*
  * The features this driver implements.  UBLK_U_CMD_GET_FEATURES reports
  * exactly these; ADD_DEV drops every other bit from the flags it
  * returns.
@@ -97,7 +111,8 @@
 				 UBLK_F_SAFE_STOP_DEV |			\
 				 UBLK_F_NO_AUTO_PART_SCAN |		\
 				 UBLK_F_IO_DESC_SIZE |			\
-				 UBLK_F_ZC_ALL)
+				 UBLK_F_ZC_ALL |			\
+				 UBLK_F_BATCH_ALL)
 
 /* UBLK_F_IO_DESC_SIZE: the sizes a server may choose for a descriptor */
 #define UBLK_IO_DESC_SIZE_MIN	sizeof(struct ublksrv_io_desc)
@@ -147,6 +162,11 @@
  *   AUTO_REG               (with OWNED_BY_SRV) UBLK_F_AUTO_BUF_REG put
  *                          @req's buffer into the ring of @buf_ctx at
  *                          @buf_index; the commit takes it out again.
+ *
+ * With UBLK_F_BATCH_IO slots hold no command (@cmd stays NULL, @task
+ * too): PREP_IO_CMDS makes them ACTIVE, delivery OWNED_BY_SRV,
+ * COMMIT_IO_CMDS ACTIVE again; see batch.c, which also says who writes
+ * what there.
  *
  *   idle --FETCH_REQ--> ACTIVE --request delivered--> OWNED_BY_SRV
  *   OWNED_BY_SRV --COMMIT_AND_FETCH_REQ--> ACTIVE
@@ -251,6 +271,9 @@ struct ublk_queue {
 
 	/* claims of ACTIVE slots by cancel paths, see struct ublk_io */
 	spinlock_t		cancel_lock;
+
+	/* UBLK_F_BATCH_IO: tags waiting, fetch commands (batch.c) */
+	struct ublk_batch_queue	*batch;
 
 	struct ublk_io		ios[] __counted_by(q_depth);
 };
@@ -413,6 +436,11 @@ static inline bool ublk_q_zero_copy(const struct ublk_queue *ubq)
 	return ubq->flags & UBLK_F_SUPPORT_ZERO_COPY;
 }
 
+static inline bool ublk_dev_batch(const struct ublk_device *ub)
+{
+	return ub->dev_info.flags & UBLK_F_BATCH_IO;
+}
+
 static inline bool ublk_q_auto_buf_reg(const struct ublk_queue *ubq)
 {
 	return ubq->flags & UBLK_F_AUTO_BUF_REG;
@@ -484,6 +512,12 @@ void ublk_apply_params(struct ublk_device *ub, struct gendisk *disk);
 
 /* rq.c */
 extern const struct blk_mq_ops ublk_mq_ops;
+blk_status_t ublk_setup_iod(struct ublk_queue *ubq, struct request *rq);
+enum blk_eh_timer_return ublk_timeout(struct request *rq);
+int ublk_init_hctx(struct blk_mq_hw_ctx *hctx, void *driver_data,
+		   unsigned int hctx_idx);
+int ublk_init_request(struct blk_mq_tag_set *set, struct request *rq,
+		      unsigned int hctx_idx, unsigned int numa_node);
 void ublk_end_rq(struct request *rq, blk_status_t status);
 void ublk_complete_rq(struct ublk_queue *ubq, struct ublk_io *io,
 		      struct request *rq);
@@ -500,6 +534,55 @@ void ublk_deliver_batch(struct ublk_io *io, struct request *head);
 void ublk_put_io_ref(struct ublk_queue *ubq, struct ublk_io *io);
 bool ublk_claim_idle_cmd(struct ublk_queue *ubq, struct ublk_io *io,
 			 struct io_uring_cmd *cmd);
+int ublk_commit_result(struct ublk_queue *ubq, struct request *rq,
+		       s32 res, u64 addr);
+
+/* batch.c */
+struct ublk_batch_queue;
+#ifdef UBLK_HAVE_MSHOT
+extern const struct blk_mq_ops ublk_batch_mq_ops;
+int ublk_batch_init_queue(struct ublk_queue *ubq);
+void ublk_batch_free_queue(struct ublk_queue *ubq);
+int ublk_batch_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags);
+void ublk_batch_abort(struct ublk_device *ub);
+bool ublk_batch_can_abort(struct ublk_device *ub);
+void ublk_batch_drain(struct ublk_queue *ubq);
+void ublk_batch_reset(struct ublk_queue *ubq);
+#else
+/* never called: no device has UBLK_F_BATCH_IO */
+#define ublk_batch_mq_ops	ublk_mq_ops
+static inline int ublk_batch_init_queue(struct ublk_queue *ubq)
+{
+	return -EOPNOTSUPP;
+}
+
+static inline void ublk_batch_free_queue(struct ublk_queue *ubq)
+{
+}
+
+static inline int ublk_batch_uring_cmd(struct io_uring_cmd *cmd,
+				       unsigned int issue_flags)
+{
+	return -EOPNOTSUPP;
+}
+
+static inline void ublk_batch_abort(struct ublk_device *ub)
+{
+}
+
+static inline bool ublk_batch_can_abort(struct ublk_device *ub)
+{
+	return false;
+}
+
+static inline void ublk_batch_drain(struct ublk_queue *ubq)
+{
+}
+
+static inline void ublk_batch_reset(struct ublk_queue *ubq)
+{
+}
+#endif
 
 /* buf.c */
 #ifdef UBLK_HAVE_KBUF

@@ -102,11 +102,14 @@ static inline int kublk_buf_ring_setup(struct io_uring *ring, struct kublk_buf_r
 	r->ring_bytes = nr * sizeof(struct io_uring_buf);
 	r->br = mmap(NULL, r->ring_bytes, PROT_READ | PROT_WRITE,
 		     MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-	if (r->br == MAP_FAILED)
+	if (r->br == MAP_FAILED) {
+		r->br = NULL;
 		return -errno;
+	}
 	r->bufs = calloc(nr, size);
 	if (!r->bufs) {
 		munmap(r->br, r->ring_bytes);
+		r->br = NULL;
 		return -ENOMEM;
 	}
 	reg.ring_addr = (unsigned long)r->br;
@@ -116,6 +119,7 @@ static inline int kublk_buf_ring_setup(struct io_uring *ring, struct kublk_buf_r
 	if (ret) {
 		free(r->bufs);
 		munmap(r->br, r->ring_bytes);
+		r->br = NULL;
 		return ret;
 	}
 	io_uring_buf_ring_init(r->br);

@@ -3,7 +3,8 @@
  * kublk server threads: each owns a set of io slots and one io_uring, on
  * which it keeps one ublk io command per slot in the driver (FETCH_REQ
  * first, then COMMIT_AND_FETCH_REQ with the previous request's result)
- * and, unless offloading, the targets' backing IO.
+ * and, unless offloading, the targets' backing IO (batch mode: see
+ * below).
  *
  * A slot's life: FETCH -> request arrives (CQE res 0) -> target serves
  * it -> COMMIT_AND_FETCH -> next request ...  With NEED_GET_DATA a WRITE
@@ -16,6 +17,15 @@
  * Zero copy (zc.c) adds REGISTER_IO_BUF before the target serves a
  * request and UNREGISTER_IO_BUF after, or with AUTO_BUF_REG a struct
  * ublk_auto_buf_reg in the sqe->addr of FETCH and COMMIT_AND_FETCH.
+ *
+ * Batch mode (-b, UBLK_F_BATCH_IO; batch.c) keeps this file's request
+ * path and replaces the per-slot commands: no slot is a thread's, a
+ * thread keeps one multishot FETCH_IO_CMDS per queue it serves, whose
+ * CQEs carry the tags of new requests (each goes to kublk_dispatch_io()
+ * as a FETCH_REQ completion would), and kublk_commit_io() adds the
+ * result to the queue's COMMIT_IO_CMDS, which goes out at the end of the
+ * pass (kublk_handle_ready()).  The thread exits once its fetch commands
+ * are aborted and it holds no request.
  */
 #include <assert.h>
 #include <signal.h>
@@ -25,11 +35,6 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include "kublk.h"
-
-static inline bool dev_user_copy(const struct kublk_dev *dev)
-{
-	return dev->info.flags & UBLK_F_USER_COPY;
-}
 
 static inline bool dev_get_data(const struct kublk_dev *dev)
 {
@@ -235,7 +240,7 @@ static void queue_fetch(struct kublk_thread *t, struct kublk_queue *q, int tag)
 	 * NEED_GET_DATA: the buffer is named when a WRITE needs it; zero
 	 * copy and user copy have none
 	 */
-	if (dev_user_copy(dev) || dev_get_data(dev) || kublk_dev_any_zc(dev))
+	if (kublk_dev_user_copy(dev) || dev_get_data(dev) || kublk_dev_any_zc(dev))
 		addr = 0;
 	queue_io_cmd(t, q, tag, UBLK_U_IO_FETCH_REQ, 0, addr);
 }
@@ -249,7 +254,7 @@ void kublk_commit_io(struct kublk_thread *t, struct kublk_queue *q, int tag, int
 	__u64 addr = (unsigned long)io->buf;
 
 	io->flags &= ~(KUBLK_IO_IN_SERVER | KUBLK_IO_OFFLOADED);
-	if (dev_user_copy(dev)) {
+	if (kublk_dev_user_copy(dev)) {
 		if (op == UBLK_IO_OP_READ && res > 0) {
 			ssize_t n = pwrite(dev->cdev_fd, io->buf, res,
 					   user_copy_off(q->q_id, tag));
@@ -264,6 +269,11 @@ void kublk_commit_io(struct kublk_thread *t, struct kublk_queue *q, int tag, int
 	} else if ((dev_get_data(dev) && op != UBLK_IO_OP_READ) || kublk_dev_any_zc(dev)) {
 		/* zero copy has no buffer; NEED_GET_DATA uses it for READs only */
 		addr = 0;
+	}
+	if (kublk_dev_batch(dev)) {
+		/* gathered, sent at the end of the pass */
+		kublk_batch_commit(t, q, tag, res);
+		return;
 	}
 	queue_io_cmd(t, q, tag, UBLK_U_IO_COMMIT_AND_FETCH_REQ, res, addr);
 }
@@ -293,8 +303,7 @@ void kublk_start_io(struct kublk_thread *t, struct kublk_queue *q, int tag)
 		kublk_serve_io(t, q, tag);
 }
 
-/* a request arrived in slot (q, tag) */
-static void dispatch_io(struct kublk_thread *t, struct kublk_queue *q, int tag)
+void kublk_dispatch_io(struct kublk_thread *t, struct kublk_queue *q, int tag)
 {
 	struct kublk_dev *dev = q->dev;
 	const struct ublksrv_io_desc *iod = kublk_iod(q, tag);
@@ -312,7 +321,7 @@ static void dispatch_io(struct kublk_thread *t, struct kublk_queue *q, int tag)
 		kublk_commit_io(t, q, tag, -EIO);
 		return;
 	}
-	if (dev_user_copy(dev) && ublksrv_get_op(iod) == UBLK_IO_OP_WRITE) {
+	if (kublk_dev_user_copy(dev) && ublksrv_get_op(iod) == UBLK_IO_OP_WRITE) {
 		ssize_t n = pread(dev->cdev_fd, io->buf, len, user_copy_off(q->q_id, tag));
 
 		if (n != (ssize_t)len) {
@@ -373,13 +382,17 @@ void kublk_handle_cqe(struct kublk_thread *t, const struct io_uring_cqe *cqe)
 		kublk_zc_cqe(t, q, tag, cqe);
 		return;
 	}
+	if (kublk_is_batch_op(op)) {
+		kublk_batch_cqe(t, cqe);
+		return;
+	}
 
 	io = &q->ios[tag];
 	t->cmd_inflight--;
 	io->flags &= ~KUBLK_IO_IN_KERNEL;
 	switch (cqe->res) {
 	case UBLK_IO_RES_OK:
-		dispatch_io(t, q, tag);
+		kublk_dispatch_io(t, q, tag);
 		break;
 	case UBLK_IO_RES_NEED_GET_DATA:
 		queue_io_cmd(t, q, tag, UBLK_U_IO_NEED_GET_DATA, 0,
@@ -400,11 +413,29 @@ void kublk_handle_cqe(struct kublk_thread *t, const struct io_uring_cqe *cqe)
 	}
 }
 
-/* wait for and handle CQEs once; false if the ring failed */
-bool kublk_reap(struct kublk_thread *t)
+/*
+ * One pass: handle every CQE there is; then, in batch mode, send what the
+ * pass gathered (one COMMIT_IO_CMDS per queue), and notify the threads
+ * it pushed work to.
+ */
+void kublk_handle_ready(struct kublk_thread *t)
 {
 	struct io_uring_cqe *cqe;
 	unsigned int head, n = 0;
+
+	io_uring_for_each_cqe(&t->ring, head, cqe) {
+		kublk_handle_cqe(t, cqe);
+		n++;
+	}
+	io_uring_cq_advance(&t->ring, n);
+	if (!t->offload && kublk_dev_batch(t->dev))
+		kublk_batch_flush(t);
+	kublk_notify_all(t);
+}
+
+/* wait for CQEs and handle them, one pass; false if the ring failed */
+bool kublk_reap(struct kublk_thread *t)
+{
 	int ret;
 
 	ret = io_uring_submit_and_wait(&t->ring, 1);
@@ -412,12 +443,7 @@ bool kublk_reap(struct kublk_thread *t)
 		kublk_err("thread %d: io_uring_enter: %s", t->idx, strerror(-ret));
 		return false;
 	}
-	io_uring_for_each_cqe(&t->ring, head, cqe) {
-		kublk_handle_cqe(t, cqe);
-		n++;
-	}
-	io_uring_cq_advance(&t->ring, n);
-	kublk_notify_all(t);
+	kublk_handle_ready(t);
 	return true;
 }
 
@@ -435,6 +461,7 @@ static void server_exit(struct kublk_thread *t)
 		io_uring_queue_exit(&t->ring);
 	t->ring_ok = false;
 	kublk_buf_ring_free(&t->evbr);
+	kublk_batch_exit(t);
 	kublk_zc_table_exit(t);
 	__atomic_sub_fetch(&dev->threads_running, 1, __ATOMIC_SEQ_CST);
 	pthread_kill(dev->main_tid, SIGUSR1);
@@ -451,7 +478,8 @@ static void *server_thread_fn(void *arg)
 	/* zero copy: a REGISTER or UNREGISTER at a time, never with the IO */
 	if (kublk_dev_any_zc(dev) && !dev->nr_offload && !per_io)
 		per_io = 1;
-	ret = kublk_thread_ring_init(t, round_up(t->nr_ios * (1 + per_io) + 8, 8));
+	ret = kublk_thread_ring_init(t, round_up(t->nr_ios * (1 + per_io) + 8 +
+						 kublk_batch_ring_extra(t), 8));
 	if (!ret)
 		ret = kublk_zc_table_init(t);
 	if (!ret && dev->nr_offload)
@@ -459,7 +487,22 @@ static void *server_thread_fn(void *arg)
 	if (ret) {
 		t->fetch_err = ret;
 		kublk_err("thread %d: io_uring setup: %s", t->idx, strerror(-ret));
+		if (kublk_dev_batch(dev))
+			kublk_batch_fail(t, ret);
 		sem_post(&dev->ready);
+		server_exit(t);
+		return NULL;
+	}
+
+	if (kublk_dev_batch(dev)) {
+		ret = kublk_batch_start(t);
+		if (ret && !t->fetch_err)
+			t->fetch_err = ret;
+		sem_post(&dev->ready);
+		/* a failed start may leave commands to be aborted */
+		while (kublk_batch_busy(t))
+			if (!kublk_reap(t))
+				break;
 		server_exit(t);
 		return NULL;
 	}
@@ -612,7 +655,15 @@ int kublk_start_threads(struct kublk_dev *dev)
 	ret = alloc_queues(dev);
 	if (ret)
 		return ret;
-	place_ios(dev);
+	if (kublk_dev_batch(dev)) {
+		pthread_mutex_init(&dev->batch_lock, NULL);
+		pthread_cond_init(&dev->batch_cond, NULL);
+		ret = kublk_batch_place(dev);
+		if (ret)
+			return ret;
+	} else {
+		place_ios(dev);
+	}
 	if (dev->nr_offload) {
 		ret = kublk_offload_start(dev);
 		if (ret)
@@ -660,6 +711,8 @@ void kublk_join_threads(struct kublk_dev *dev)
 	for (i = 0; i < dev->nr_threads; i++) {
 		pthread_join(dev->threads[i].tid, NULL);
 		kublk_inbox_exit(&dev->threads[i]);
+		free(dev->threads[i].bq);
+		dev->threads[i].bq = NULL;
 	}
 	dev->nr_threads = 0;
 	if (dev->nr_offload)

@@ -529,6 +529,18 @@ static int parse_dev_args(struct kublk_dev *dev, int argc, char **argv)
 		kublk_err("--zc_no_unregister needs -z");
 		return -EINVAL;
 	}
+	if (dev->batch && (dev->flags & UBLK_F_NEED_GET_DATA)) {
+		kublk_err("-b and -g exclude each other: batch mode has no NEED_GET_DATA command");
+		return -EINVAL;
+	}
+	if (dev->batch && dev->per_io_tasks) {
+		kublk_err("-b and --per_io_tasks exclude each other: in batch mode no tag belongs to a thread (--nthreads N serves each queue by several)");
+		return -EINVAL;
+	}
+	if (dev->batch && dev->nr_offload) {
+		kublk_err("-b and --offload exclude each other: batch mode serves requests on its server threads");
+		return -EINVAL;
+	}
 	if (dev->auto_zc && dev->nr_offload) {
 		kublk_err("--auto_zc and --offload exclude each other: the driver registers the buffer in the server thread's ring, offload threads do the IO on theirs");
 		return -EINVAL;
@@ -537,6 +549,8 @@ static int parse_dev_args(struct kublk_dev *dev, int argc, char **argv)
 		dev->flags |= UBLK_F_SUPPORT_ZERO_COPY;
 	if (dev->auto_zc)
 		dev->flags |= UBLK_F_AUTO_BUF_REG;
+	if (dev->batch)
+		dev->flags |= UBLK_F_BATCH_IO;
 	/* the driver refuses it too (-EINVAL); say why before asking */
 	if ((dev->flags & UBLK_F_QUIESCE) && !(dev->flags & UBLK_F_USER_RECOVERY)) {
 		kublk_err("--quiesce needs a recovery mode (-r 1, --recovery_reissue 1 or --recovery_fail_io 1)");
@@ -585,6 +599,7 @@ static int check_features(struct kublk_dev *dev)
 		{ UBLK_F_IO_DESC_SIZE, "--io_desc_size" },
 		{ UBLK_F_SUPPORT_ZERO_COPY, "-z" },
 		{ UBLK_F_AUTO_BUF_REG, "--auto_zc" },
+		{ UBLK_F_BATCH_IO, "-b" },
 	};
 	unsigned int i;
 	int ret;
@@ -605,17 +620,14 @@ static int check_features(struct kublk_dev *dev)
 		return -EOPNOTSUPP;
 
 	/* later features: parsed now, served once kublk implements them */
-	if (dev->batch && !need_feature(dev, UBLK_F_BATCH_IO, "-b"))
-		goto not_yet;
-	if (dev->batch)
-		return -EOPNOTSUPP;
 	if (dev->prio || dev->iopoll) {
 		kublk_err("%s: this ublk driver reports no %s feature",
 			  dev->prio ? "--prio" : "--iopoll",
 			  dev->prio ? "fetch priority" : "IOPOLL");
 		return -EOPNOTSUPP;
 	}
-	if (dev->nthreads && dev->nthreads != (int)dev->nr_queues &&
+	/* batch mode ties no slot to a thread: any count will do */
+	if (!dev->batch && dev->nthreads && dev->nthreads != (int)dev->nr_queues &&
 	    need_feature(dev, UBLK_F_PER_IO_DAEMON, "--nthreads other than -q"))
 		return -EOPNOTSUPP;
 	if (dev->per_io_tasks && need_feature(dev, UBLK_F_PER_IO_DAEMON, "--per_io_tasks"))
@@ -623,9 +635,6 @@ static int check_features(struct kublk_dev *dev)
 	/* any device may be resized when the driver can do it */
 	dev->flags |= dev->features & UBLK_F_UPDATE_SIZE;
 	return 0;
-not_yet:
-	kublk_err("-b: supported by the driver, not by this kublk yet");
-	return -EOPNOTSUPP;
 }
 
 /*
@@ -1318,6 +1327,10 @@ static void list_one_target(int id, FILE *f)
 		fprintf(f, " target=%s", dev->tgt->name);
 		if (dev->tgt->describe)
 			dev->tgt->describe(dev, f);
+		/* how the server serves it, where "add" had a say */
+		if (dev->batch)
+			fprintf(f, " threads=%d", dev->nthreads ? dev->nthreads :
+				(int)dev->nr_queues);
 	}
 	quiet = false;
 }
@@ -1338,6 +1351,8 @@ static int list_one(int id)
 	       info.queue_depth, info.max_io_buf_bytes, info.ublksrv_pid,
 	       info.io_desc_size, (unsigned long long)info.flags);
 	kublk_print_flags(stdout, info.flags);
+	/* one command per slot, or batches of them (UBLK_F_BATCH_IO) */
+	printf(" io=%s", info.flags & UBLK_F_BATCH_IO ? "batch" : "per_io");
 	if (kublk_get_params(id, &p) >= 0 && (p.types & UBLK_PARAM_TYPE_BASIC))
 		printf(" size=%llu lbs=%u pbs=%u max_sectors=%u param_types=0x%x",
 		       (unsigned long long)p.basic.dev_sectors << 9,
@@ -1473,8 +1488,9 @@ static void usage(FILE *f)
 	      "        once it is live\n"
 	      "  del -n ID | -a          delete a device (all devices); waits for its server\n"
 	      "  list [-n ID]            one line per device: id=, state=, queues=, depth=,\n"
-	      "                          max_io=, pid=, flags=, features=, size=, lbs=, pbs=,\n"
-	      "                          max_sectors=, target=...\n"
+	      "                          max_io=, pid=, flags=, features=, io= (per_io or\n"
+	      "                          batch), size=, lbs=, pbs=, max_sectors=, target=...\n"
+	      "                          (batch mode: threads=)\n"
 	      "  recover -n ID [-t TARGET [options] [target arguments]]\n"
 	      "        serve a --recovery device whose server died, with the arguments\n"
 	      "        it was added with (or the ones given)\n"
@@ -1508,14 +1524,17 @@ static void usage(FILE *f)
 	      "                          (default: the driver copies to the server's buffers)\n"
 	      "      --nthreads N        server threads (default one per queue); another\n"
 	      "                          count spreads each queue's tags over the threads\n"
-	      "                          (PER_IO_DAEMON)\n"
+	      "                          (PER_IO_DAEMON); with -b, N threads in all,\n"
+	      "                          thread i serving queue i mod the queue count\n"
+	      "                          (fewer threads than queues: thread i serves the\n"
+	      "                          queues q with q mod N = i)\n"
 	      "      --per_io_tasks      deal each queue's tags out over the threads\n"
-	      "      --io_desc_size N    descriptors of N bytes (UBLK_F_IO_DESC_SIZE)\n"
-	      "      --compat SERVER     send the parameters SERVER sends: ublksrv,\n"
-	      "                          kublk (mainline's) or nvme (PRP-like limits)\n"
 	      "                          (thread i serves the tags t with t mod N = i of\n"
 	      "                          every queue; N from --nthreads, default 2)\n"
 	      "                          (PER_IO_DAEMON)\n"
+	      "      --io_desc_size N    descriptors of N bytes (UBLK_F_IO_DESC_SIZE)\n"
+	      "      --compat SERVER     send the parameters SERVER sends: ublksrv,\n"
+	      "                          kublk (mainline's) or nvme (PRP-like limits)\n"
 	      "      --offload N         N offload threads run the target; server threads\n"
 	      "                          only fetch and commit\n"
 	      "      --quiesce           the device can be quiesced (QUIESCE; needs a\n"
@@ -1537,8 +1556,13 @@ static void usage(FILE *f)
 	      "                          registration fails and takes the fallback\n"
 	      "      --zc_no_unregister  test only: with -z, never unregister a buffer; they\n"
 	      "                          stay registered until the server's rings go away\n"
-	      "  -b, --batch, --prio N, --iopoll\n"
-	      "                          later features: refused until the driver reports\n"
+	      "  -b, --batch             batch mode (BATCH_IO): each queue's tags are\n"
+	      "                          prepared, fetched and committed in bulk by\n"
+	      "                          whichever of its threads takes them (multishot\n"
+	      "                          FETCH_IO_CMDS, one COMMIT_IO_CMDS per queue per\n"
+	      "                          pass of a thread's loop); not with -g,\n"
+	      "                          --per_io_tasks or --offload\n"
+	      "      --prio N, --iopoll  later features: refused until the driver reports\n"
 	      "                          them and kublk implements them\n"
 	      "      --foreground        serve in the foreground (prints the id when live)\n"
 	      "      --log FILE          the server's messages (default $KUBLK_LOG, else none)\n"

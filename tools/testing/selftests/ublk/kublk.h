@@ -37,6 +37,17 @@
  * per slot it owns (kublk_io.buf_index: the tag, with one thread per
  * queue); offload threads (-z only, UBLK_F_BUF_REG_OFF_DAEMON) register
  * in their own rings, at the slot's index among theirs.
+ *
+ * Batch mode (-b, UBLK_F_BATCH_IO; batch.c).  Slots belong to no thread:
+ * a queue's tags are prepared once (PREP_IO_CMDS), every thread serving
+ * the queue keeps one multishot FETCH_IO_CMDS armed on its ring, each of
+ * whose CQEs hands it a buffer of new tags, and the results a thread
+ * gathers in one pass of its loop go back in one COMMIT_IO_CMDS per
+ * queue.  --nthreads N gives N threads in all, thread i serving queue
+ * i mod nr_queues (fewer threads than queues: thread i serves the queues
+ * q with q mod N = i).  kublk_io.t is then the thread serving the
+ * current request, and every thread's buffer table has one entry per
+ * tag of each queue it serves, so that any of them can take any tag.
  */
 #ifndef KUBLK_H
 #define KUBLK_H
@@ -77,6 +88,11 @@
 #define KUBLK_EV_NOTIFY		0xf0	/* offload eventfd read */
 #define KUBLK_EV_ZC_REG		0xf1	/* UBLK_U_IO_REGISTER_IO_BUF */
 #define KUBLK_EV_ZC_UNREG	0xf2	/* UBLK_U_IO_UNREGISTER_IO_BUF */
+/*
+ * Batch commands have their own _IOC_NR as op (PREP 0x25, COMMIT 0x26,
+ * FETCH 0x27); for PREP and COMMIT the tag field is the index of the
+ * element buffer in the thread's pool (batch.c).
+ */
 
 static inline __u64 kublk_ud(unsigned int q_id, unsigned int tag, unsigned int op,
 			     unsigned int tgt_data, bool tgt)
@@ -130,6 +146,11 @@ struct kublk_queue {
 	size_t iods_len;
 	unsigned int iod_size;		/* bytes per descriptor */
 	struct kublk_io *ios;
+
+	/* batch mode */
+	int nr_servers;			/* threads serving the queue */
+	bool prepared;			/* PREP_IO_CMDS done, under dev->batch_lock */
+	int prep_res;			/* ... and its result */
 };
 
 /* a bounded multi-producer queue of (queue, tag, result) */
@@ -143,6 +164,28 @@ struct kublk_mpq {
 	pthread_mutex_t lock;
 	unsigned int head, tail, mask;	/* under lock */
 	struct kublk_mpq_ent *ents;
+};
+
+/* batch mode: an element array of a PREP or COMMIT in flight, or being filled */
+struct kublk_batch_buf {
+	void *elems;			/* depth elements */
+	unsigned int nr;		/* ... sent */
+	bool busy;
+};
+
+/* batch mode: what a server thread keeps for one queue it serves */
+struct kublk_batch_q {
+	struct kublk_queue *q;
+	struct kublk_buf_ring fetch_br;	/* where FETCH_IO_CMDS writes tags */
+	__u64 fetch_ud;			/* user_data of our fetch command */
+	bool fetch_armed;
+	bool fetch_over;		/* ended for good (abort, error) */
+	int fetch_errs;			/* failures in a row */
+	bool prep_pending;		/* our PREP_IO_CMDS is in flight */
+	int prep_res;
+	unsigned int inflight;		/* requests received, not committed */
+	int commit_buf;			/* buffer being filled, -1: none */
+	unsigned int nr_commit;		/* ... elements in it */
 };
 
 struct kublk_thread {
@@ -175,6 +218,15 @@ struct kublk_thread {
 	/* threads this one pushed to since it last notified them */
 	struct kublk_thread *notify[KUBLK_MAX_THREADS];
 	int nr_notify;
+
+	/* batch mode (server threads) */
+	struct kublk_batch_q *bq;	/* the queues served, ascending q_id */
+	int nr_bq;
+	struct kublk_batch_buf *bbufs;	/* pool of element arrays */
+	int nr_bbufs;
+	unsigned int nr_owned;		/* requests received, not committed */
+	bool serving;			/* start-up is over */
+	unsigned long batch_reqs, batch_fetches;	/* tags, fetch CQEs */
 };
 
 enum kublk_hook {
@@ -237,8 +289,9 @@ struct kublk_dev {
 	/* test-only: every auto registration fails; no UNREGISTER_IO_BUF */
 	bool auto_zc_force_fallback, zc_no_unregister;
 
+	bool batch;			/* -b: UBLK_F_BATCH_IO */
 	/* options parsed for later features; refused unless supported */
-	bool batch, iopoll;
+	bool iopoll;
 	int prio;
 
 	/* the target */
@@ -260,6 +313,9 @@ struct kublk_dev {
 
 	/* threads -> main thread */
 	sem_t ready;			/* posted once per server thread */
+	/* batch mode: a queue's first thread publishes its PREP result */
+	pthread_mutex_t batch_lock;
+	pthread_cond_t batch_cond;
 	int threads_running;		/* atomic */
 	pthread_t main_tid;
 
@@ -301,6 +357,16 @@ const char *kublk_state_name(int state);
 void kublk_print_flags(FILE *f, __u64 flags);
 
 /* io.c */
+static inline bool kublk_dev_batch(const struct kublk_dev *dev)
+{
+	return dev->info.flags & UBLK_F_BATCH_IO;
+}
+
+static inline bool kublk_dev_user_copy(const struct kublk_dev *dev)
+{
+	return dev->info.flags & UBLK_F_USER_COPY;
+}
+
 int kublk_start_threads(struct kublk_dev *dev);
 void kublk_join_threads(struct kublk_dev *dev);
 struct io_uring_sqe *kublk_slot_cmd(struct kublk_thread *t,
@@ -316,6 +382,10 @@ void kublk_complete_io(struct kublk_thread *t, struct kublk_queue *q, int tag, i
 struct io_uring_sqe *kublk_tgt_sqe(struct kublk_thread *t);
 struct io_uring_sqe *kublk_get_sqe(struct kublk_thread *t);
 void kublk_handle_cqe(struct kublk_thread *t, const struct io_uring_cqe *cqe);
+/* a request arrived in slot (q, tag): serve it on t */
+void kublk_dispatch_io(struct kublk_thread *t, struct kublk_queue *q, int tag);
+/* handle the CQEs there are, without waiting */
+void kublk_handle_ready(struct kublk_thread *t);
 bool kublk_reap(struct kublk_thread *t);
 int kublk_thread_ring_init(struct kublk_thread *t, unsigned int entries);
 int kublk_inbox_init(struct kublk_thread *t, unsigned int nr_ents);
@@ -354,6 +424,7 @@ static inline bool kublk_dev_any_zc(const struct kublk_dev *dev)
 int kublk_zc_table_init(struct kublk_thread *t);
 void kublk_zc_table_exit(struct kublk_thread *t);
 __u64 kublk_zc_auto_reg(const struct kublk_thread *t, const struct kublk_io *io);
+unsigned int kublk_zc_auto_index(const struct kublk_thread *t, const struct kublk_io *io);
 bool kublk_zc_begin(struct kublk_thread *t, struct kublk_queue *q, int tag);
 bool kublk_zc_end(struct kublk_thread *t, struct kublk_queue *q, int tag, int res);
 void kublk_zc_cqe(struct kublk_thread *t, struct kublk_queue *q, int tag,
@@ -364,6 +435,24 @@ static inline bool kublk_rq_has_data(const struct ublksrv_io_desc *iod)
 	unsigned int op = ublksrv_get_op(iod);
 
 	return op == UBLK_IO_OP_READ || op == UBLK_IO_OP_WRITE;
+}
+
+/* batch.c: UBLK_F_BATCH_IO */
+int kublk_batch_place(struct kublk_dev *dev);
+unsigned int kublk_batch_ring_extra(const struct kublk_thread *t);
+int kublk_batch_start(struct kublk_thread *t);
+void kublk_batch_fail(struct kublk_thread *t, int err);
+bool kublk_batch_busy(const struct kublk_thread *t);
+void kublk_batch_exit(struct kublk_thread *t);
+void kublk_batch_commit(struct kublk_thread *t, struct kublk_queue *q, int tag, int res);
+void kublk_batch_cqe(struct kublk_thread *t, const struct io_uring_cqe *cqe);
+void kublk_batch_flush(struct kublk_thread *t);
+
+static inline bool kublk_is_batch_op(unsigned int op)
+{
+	return op == _IOC_NR(UBLK_U_IO_PREP_IO_CMDS) ||
+	       op == _IOC_NR(UBLK_U_IO_COMMIT_IO_CMDS) ||
+	       op == _IOC_NR(UBLK_U_IO_FETCH_IO_CMDS);
 }
 
 /* offload.c */

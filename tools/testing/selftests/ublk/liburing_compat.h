@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * What kublk needs from io_uring beyond Debian's liburing 2.3: helpers
- * for IORING_OP_URING_CMD, IORING_OP_READ_MULTISHOT (kernel 6.7+) and
- * provided-buffer rings.  Everything here is a thin wrapper over the
+ * for IORING_OP_URING_CMD (and its multishot flag), IORING_OP_READ_MULTISHOT
+ * (kernel 6.7+) and provided-buffer rings.  Everything here is a thin wrapper over the
  * kernel ABI, so it also builds against a newer liburing.
  *
  * Zero copy needs nothing from here: 2.3 has io_uring_register_buffers_sparse()
@@ -27,6 +27,17 @@
  */
 #define KUBLK_OP_READ_MULTISHOT	49
 _Static_assert(IORING_OP_SENDMSG_ZC == 48, "io_uring opcode numbering changed");
+
+/*
+ * A multishot uring_cmd (sqe->uring_cmd_flags): it stays armed and posts
+ * a CQE with IORING_CQE_F_MORE for every result, each in a buffer of the
+ * group the SQE selects (IOSQE_BUFFER_SELECT); ublk's
+ * UBLK_U_IO_FETCH_IO_CMDS is one.  liburing 2.3 only knows
+ * IORING_URING_CMD_FIXED.
+ */
+#ifndef IORING_URING_CMD_MULTISHOT
+#define IORING_URING_CMD_MULTISHOT	(1U << 1)
+#endif
 
 /*
  * sqe->cmd holds 16 bytes in a 64-byte SQE, 80 in a 128-byte one.  The

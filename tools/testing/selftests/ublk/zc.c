@@ -21,6 +21,11 @@
  *     before the CQE and unregisters it at the commit.  Nothing to do.
  *     With --auto_zc_fallback (needs -z too) a request whose registration
  *     failed arrives with UBLK_IO_F_NEED_REG_BUF and goes the -z way.
+ *     In batch mode the index is the buf_index of the slot's PREP and
+ *     COMMIT elements, and the fallback UBLK_BATCH_F_AUTO_BUF_REG_FALLBACK
+ *     in those commands' flags; the driver registers in the ring of the
+ *     fetch command that delivers the request, so every thread of a queue
+ *     has an entry for each of its tags.
  *
  * Test-only options (not in mainline's kublk):
  *   --auto_zc_force_fallback  the index given to the driver is one past
@@ -40,7 +45,8 @@
 
 /*
  * The buffer table of thread t's ring: t->nr_ios empty entries (offload
- * threads: one per slot mapped to them), plus the occupied one of
+ * threads: one per slot mapped to them; batch mode: one per tag of each
+ * queue the thread serves), plus the occupied one of
  * --auto_zc_force_fallback.  In the thread, after its ring is set up.
  */
 int kublk_zc_table_init(struct kublk_thread *t)
@@ -79,17 +85,27 @@ void kublk_zc_table_exit(struct kublk_thread *t)
 	t->zc_dummy = NULL;
 }
 
+/*
+ * UBLK_F_AUTO_BUF_REG: the index at which the driver is to register the
+ * slot's next request in t's table (the buf_index of a batch element)
+ */
+unsigned int kublk_zc_auto_index(const struct kublk_thread *t, const struct kublk_io *io)
+{
+	const struct kublk_dev *dev = t->dev;
+
+	if (dev->auto_zc_fallback && kublk_dev_zc(dev) && dev->auto_zc_force_fallback)
+		return t->nr_ios;	/* the occupied entry */
+	return io->buf_index;
+}
+
 /* sqe->addr of FETCH_REQ / COMMIT_AND_FETCH_REQ with UBLK_F_AUTO_BUF_REG */
 __u64 kublk_zc_auto_reg(const struct kublk_thread *t, const struct kublk_io *io)
 {
 	const struct kublk_dev *dev = t->dev;
-	struct ublk_auto_buf_reg reg = { .index = io->buf_index };
+	struct ublk_auto_buf_reg reg = { .index = kublk_zc_auto_index(t, io) };
 
-	if (dev->auto_zc_fallback && kublk_dev_zc(dev)) {
+	if (dev->auto_zc_fallback && kublk_dev_zc(dev))
 		reg.flags = UBLK_AUTO_BUF_REG_FALLBACK;
-		if (dev->auto_zc_force_fallback)
-			reg.index = t->nr_ios;	/* the occupied entry */
-	}
 	return ublk_auto_buf_reg_to_sqe_addr(&reg);
 }
 

@@ -28,6 +28,19 @@
  * and after KUBLK_FETCH_RETRIES ends in a row that delivered nothing.
  * A thread exits when none of its commands is in the driver any more
  * and every request it received is committed.
+ *
+ * Priorities (UBLK_F_BATCH_PRIO): the driver hands a new request to a
+ * waiting fetch command of the highest level, 0 to UBLK_BATCH_PRIO_MAX.
+ * --prio N puts every fetch command at level N; without it they are at
+ * UBLK_BATCH_PRIO_DEFAULT.  --balance moves each thread's level with its
+ * load on the queue: a pass in which the thread's in-flight count for
+ * the queue (requests received and not committed yet) went above
+ * depth / (2 * threads serving the queue), at least 1, lowers its level
+ * by one, never below 0 (UPDATE_CMD_PRIO), so that the queue's other
+ * threads get the next requests; a pass that ends with none in flight
+ * puts it back to the base level.  Each change is logged (the first
+ * KUBLK_PRIO_LOG of a thread) and counted, and the thread logs the
+ * counts when it exits.
  */
 #include <assert.h>
 #include <stdlib.h>
@@ -38,6 +51,8 @@
 #define KUBLK_FETCH_BUFS	4
 /* fetch ends in a row without tags after which a thread stops fetching a queue */
 #define KUBLK_FETCH_RETRIES	8
+/* priority changes a thread logs one by one */
+#define KUBLK_PRIO_LOG		32
 
 _Static_assert(sizeof(struct ublk_batch_io) == 16,
 	       "struct ublk_batch_io must fit the command area of a 64-byte SQE");
@@ -126,8 +141,13 @@ int kublk_batch_place(struct kublk_dev *dev)
 			return -ENOMEM;
 		for (i = j % m, k = 0; i < nq; i += m, k++) {
 			struct kublk_batch_q *bq = &t->bq[k];
+			struct kublk_queue *q = &dev->queues[i];
+			unsigned int thr = q->depth / (2 * q->nr_servers);
 
-			bq->q = &dev->queues[i];
+			bq->q = q;
+			bq->base_prio = dev->prio ? dev->prio - 1 : UBLK_BATCH_PRIO_DEFAULT;
+			bq->prio = bq->base_prio;
+			bq->threshold = thr ? thr : 1;
 			bq->commit_buf = -1;
 		}
 		t->nr_ios = t->nr_bq * dev->info.queue_depth;
@@ -241,16 +261,66 @@ static void queue_prep(struct kublk_thread *t, struct kublk_batch_q *bq)
 	bq->prep_pending = true;
 }
 
+static bool batch_prio(const struct kublk_dev *dev)
+{
+	return dev->prio || dev->balance;
+}
+
 static void arm_fetch(struct kublk_thread *t, struct kublk_batch_q *bq)
 {
+	const struct kublk_dev *dev = t->dev;
 	struct io_uring_sqe *sqe;
+	struct ublk_batch_io *cmd;
 
-	sqe = batch_sqe(t, bq->q, UBLK_U_IO_FETCH_IO_CMDS, 0, 0, sizeof(__u16), 0);
+	sqe = batch_sqe(t, bq->q, UBLK_U_IO_FETCH_IO_CMDS,
+			batch_prio(dev) ? UBLK_BATCH_F_PRIO : 0, 0, sizeof(__u16), 0);
+	cmd = kublk_sqe_cmd(sqe);
+	if (batch_prio(dev))
+		cmd->prio = bq->prio;
 	sqe->uring_cmd_flags = IORING_URING_CMD_MULTISHOT;
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = bq->fetch_br.bgid;
 	bq->fetch_ud = sqe->user_data;
 	bq->fetch_armed = true;
+}
+
+/* --balance: move the fetch command of (t, bq) to @level */
+static void set_prio(struct kublk_thread *t, struct kublk_batch_q *bq, unsigned int level,
+		     const char *why)
+{
+	struct io_uring_sqe *sqe;
+	struct ublk_batch_io *cmd;
+
+	if (level == bq->prio)
+		return;
+	if (t->prio_down + t->prio_up < KUBLK_PRIO_LOG)
+		kublk_log("thread %d q%d: fetch priority %u -> %u (%s, %u in flight)", t->idx,
+			  bq->q->q_id, bq->prio, level, why, bq->inflight);
+	if (level < bq->prio)
+		t->prio_down++;
+	else
+		t->prio_up++;
+	bq->prio = level;
+	/* a fetch command being re-armed gets the new level anyway */
+	if (!bq->fetch_armed)
+		return;
+	sqe = batch_sqe(t, bq->q, UBLK_U_IO_UPDATE_CMD_PRIO, UBLK_BATCH_F_PRIO, 0, 0, level);
+	cmd = kublk_sqe_cmd(sqe);
+	cmd->prio = level;
+	cmd->reserved2 = bq->fetch_ud;
+}
+
+static void balance(struct kublk_thread *t, struct kublk_batch_q *bq)
+{
+	if (!t->dev->balance || bq->fetch_over)
+		return;
+	if (bq->rose) {
+		bq->rose = false;
+		if (bq->prio > 0)
+			set_prio(t, bq, bq->prio - 1, "busy");
+	} else if (!bq->inflight && bq->prio != bq->base_prio) {
+		set_prio(t, bq, bq->base_prio, "idle");
+	}
 }
 
 /* ---- the thread ---- */
@@ -368,12 +438,17 @@ bool kublk_batch_busy(const struct kublk_thread *t)
 /* after the ring is gone */
 void kublk_batch_exit(struct kublk_thread *t)
 {
+	const struct kublk_dev *dev = t->dev;
 	int k;
 
 	if (!t->bq)
 		return;
 	kublk_log("thread %d: batch: %lu requests in %lu fetch CQEs",
 		  t->idx, t->batch_reqs, t->batch_fetches);
+	if (batch_prio(dev))
+		kublk_log("thread %d: fetch priority changes: %lu (%lu down, %lu up, %lu failed)",
+			  t->idx, t->prio_down + t->prio_up, t->prio_down, t->prio_up,
+			  t->prio_fail);
 	for (k = 0; k < t->nr_bq; k++)
 		kublk_buf_ring_free(&t->bq[k].fetch_br);
 	for (k = 0; k < t->nr_bbufs; k++)
@@ -403,7 +478,8 @@ static void take_tag(struct kublk_thread *t, struct kublk_batch_q *bq, unsigned 
 	io->t = t;
 	t->nr_owned++;
 	t->batch_reqs++;
-	bq->inflight++;
+	if (++bq->inflight == bq->threshold + 1)
+		bq->rose = true;
 	kublk_dispatch_io(t, q, tag);
 }
 
@@ -519,6 +595,14 @@ void kublk_batch_cqe(struct kublk_thread *t, const struct io_uring_cqe *cqe)
 	case _IOC_NR(UBLK_U_IO_FETCH_IO_CMDS):
 		fetch_cqe(t, bq, cqe);
 		return;
+	case _IOC_NR(UBLK_U_IO_UPDATE_CMD_PRIO):
+		t->cmd_inflight--;
+		if (cqe->res < 0) {
+			if (!t->prio_fail++)
+				kublk_err("thread %d q%d: UPDATE_CMD_PRIO to %u: %s", t->idx,
+					  bq->q->q_id, ud_tag(ud), strerror(-cqe->res));
+		}
+		return;
 	default:
 		t->cmd_inflight--;
 		elems_cqe(t, bq, op, ud_tag(ud), cqe->res);
@@ -543,7 +627,7 @@ void kublk_batch_commit(struct kublk_thread *t, struct kublk_queue *q, int tag, 
 	t->nr_owned--;
 }
 
-/* the end of a pass of @t's loop: one COMMIT per queue */
+/* the end of a pass of @t's loop: priorities, then one COMMIT per queue */
 void kublk_batch_flush(struct kublk_thread *t)
 {
 	int k;
@@ -551,6 +635,7 @@ void kublk_batch_flush(struct kublk_thread *t)
 	for (k = 0; k < t->nr_bq; k++) {
 		struct kublk_batch_q *bq = &t->bq[k];
 
+		balance(t, bq);
 		if (bq->commit_buf < 0)
 			continue;
 		queue_elems(t, bq->q, UBLK_U_IO_COMMIT_IO_CMDS, bq->commit_buf, bq->nr_commit);

@@ -96,6 +96,8 @@ static const char *const feature_names[] = {
 	[18] = "NO_AUTO_PART_SCAN",
 	[19] = "SHMEM_ZC",
 	[20] = "IO_DESC_SIZE",
+	/* this driver's own, from bit 63 down */
+	[63] = "BATCH_PRIO",
 };
 
 const char *kublk_feature_name(int bit)

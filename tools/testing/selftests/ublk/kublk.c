@@ -161,6 +161,7 @@ enum {
 	OPT_AUTO_ZC_FALLBACK,
 	OPT_AUTO_ZC_FORCE_FALLBACK,
 	OPT_ZC_NO_UNREGISTER,
+	OPT_BALANCE,
 };
 
 static const struct option core_opts[] = {
@@ -187,6 +188,7 @@ static const struct option core_opts[] = {
 	{ "zc_no_unregister", no_argument, NULL, OPT_ZC_NO_UNREGISTER },
 	{ "batch", no_argument, NULL, 'b' },
 	{ "prio", required_argument, NULL, OPT_PRIO },
+	{ "balance", no_argument, NULL, OPT_BALANCE },
 	{ "iopoll", no_argument, NULL, OPT_IOPOLL },
 	{ "nthreads", required_argument, NULL, OPT_NTHREADS },
 	{ "offload", required_argument, NULL, OPT_OFFLOAD },
@@ -369,11 +371,15 @@ static int parse_core_opt(struct kublk_dev *dev, int opt, const char *arg)
 		dev->batch = true;
 		return 0;
 	case OPT_PRIO:
-		if (kublk_parse_uint(arg, &u) || u > 7) {
-			kublk_err("--prio: a priority from 0 to 7, not '%s'", arg);
+		if (kublk_parse_uint(arg, &u) || u > UBLK_BATCH_PRIO_MAX) {
+			kublk_err("--prio: a priority from 0 to %d, not '%s'", UBLK_BATCH_PRIO_MAX,
+				  arg);
 			return -EINVAL;
 		}
 		dev->prio = u + 1;
+		return 0;
+	case OPT_BALANCE:
+		dev->balance = true;
 		return 0;
 	case OPT_IOPOLL:
 		dev->iopoll = true;
@@ -541,6 +547,16 @@ static int parse_dev_args(struct kublk_dev *dev, int argc, char **argv)
 		kublk_err("-b and --offload exclude each other: batch mode serves requests on its server threads");
 		return -EINVAL;
 	}
+	if ((dev->prio || dev->balance) && !dev->batch) {
+		kublk_err("%s needs -b: only batch fetch commands have a priority",
+			  dev->prio ? "--prio" : "--balance");
+		return -EINVAL;
+	}
+	if (dev->balance && dev->nthreads < 2 * (int)dev->nr_queues) {
+		kublk_err("--balance needs at least two threads per queue (--nthreads %u or more)",
+			  2 * dev->nr_queues);
+		return -EINVAL;
+	}
 	if (dev->auto_zc && dev->nr_offload) {
 		kublk_err("--auto_zc and --offload exclude each other: the driver registers the buffer in the server thread's ring, offload threads do the IO on theirs");
 		return -EINVAL;
@@ -619,11 +635,14 @@ static int check_features(struct kublk_dev *dev)
 	    need_feature(dev, UBLK_F_BUF_REG_OFF_DAEMON, "-z with --offload"))
 		return -EOPNOTSUPP;
 
-	/* later features: parsed now, served once kublk implements them */
-	if (dev->prio || dev->iopoll) {
-		kublk_err("%s: this ublk driver reports no %s feature",
-			  dev->prio ? "--prio" : "--iopoll",
-			  dev->prio ? "fetch priority" : "IOPOLL");
+	/* fetch priorities are this driver's extension of batch mode */
+	if (dev->prio && need_feature(dev, UBLK_F_BATCH_PRIO, "--prio"))
+		return -EOPNOTSUPP;
+	if (dev->balance && need_feature(dev, UBLK_F_BATCH_PRIO, "--balance"))
+		return -EOPNOTSUPP;
+	/* a later feature: parsed now, served once kublk implements it */
+	if (dev->iopoll) {
+		kublk_err("--iopoll: this ublk driver reports no IOPOLL feature");
 		return -EOPNOTSUPP;
 	}
 	/* batch mode ties no slot to a thread: any count will do */
@@ -1331,6 +1350,10 @@ static void list_one_target(int id, FILE *f)
 		if (dev->batch)
 			fprintf(f, " threads=%d", dev->nthreads ? dev->nthreads :
 				(int)dev->nr_queues);
+		if (dev->prio)
+			fprintf(f, " prio=%d", dev->prio - 1);
+		if (dev->balance)
+			fputs(" balance=1", f);
 	}
 	quiet = false;
 }
@@ -1490,7 +1513,7 @@ static void usage(FILE *f)
 	      "  list [-n ID]            one line per device: id=, state=, queues=, depth=,\n"
 	      "                          max_io=, pid=, flags=, features=, io= (per_io or\n"
 	      "                          batch), size=, lbs=, pbs=, max_sectors=, target=...\n"
-	      "                          (batch mode: threads=)\n"
+	      "                          (batch mode: threads=, prio=, balance=)\n"
 	      "  recover -n ID [-t TARGET [options] [target arguments]]\n"
 	      "        serve a --recovery device whose server died, with the arguments\n"
 	      "        it was added with (or the ones given)\n"
@@ -1562,8 +1585,17 @@ static void usage(FILE *f)
 	      "                          FETCH_IO_CMDS, one COMMIT_IO_CMDS per queue per\n"
 	      "                          pass of a thread's loop); not with -g,\n"
 	      "                          --per_io_tasks or --offload\n"
-	      "      --prio N, --iopoll  later features: refused until the driver reports\n"
-	      "                          them and kublk implements them\n"
+	      "      --prio N            with -b: the fetch commands' priority, 0 to 7\n"
+	      "                          (BATCH_PRIO; the driver's default is 4); new\n"
+	      "                          requests go to a thread of the highest level\n"
+	      "      --balance           with -b and --nthreads of at least two threads per\n"
+	      "                          queue (BATCH_PRIO): a thread that holds more than\n"
+	      "                          depth / (2 * threads of the queue) requests of a\n"
+	      "                          queue lowers its priority there by one, and goes\n"
+	      "                          back to its base level (--prio, else 4) once it\n"
+	      "                          holds none\n"
+	      "      --iopoll            a later feature: refused until the driver\n"
+	      "                          reports it and kublk implements it\n"
 	      "      --foreground        serve in the foreground (prints the id when live)\n"
 	      "      --log FILE          the server's messages (default $KUBLK_LOG, else none)\n"
 	      "  -v, --verbose\n"

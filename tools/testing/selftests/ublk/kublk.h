@@ -48,6 +48,8 @@
  * q with q mod N = i).  kublk_io.t is then the thread serving the
  * current request, and every thread's buffer table has one entry per
  * tag of each queue it serves, so that any of them can take any tag.
+ * With UBLK_F_BATCH_PRIO the fetch commands carry a priority (--prio),
+ * which --balance moves with the thread's load.
  */
 #ifndef KUBLK_H
 #define KUBLK_H
@@ -90,8 +92,8 @@
 #define KUBLK_EV_ZC_UNREG	0xf2	/* UBLK_U_IO_UNREGISTER_IO_BUF */
 /*
  * Batch commands have their own _IOC_NR as op (PREP 0x25, COMMIT 0x26,
- * FETCH 0x27); for PREP and COMMIT the tag field is the index of the
- * element buffer in the thread's pool (batch.c).
+ * FETCH 0x27, UPDATE_CMD_PRIO 0xff); for PREP and COMMIT the tag field
+ * is the index of the element buffer in the thread's pool (batch.c).
  */
 
 static inline __u64 kublk_ud(unsigned int q_id, unsigned int tag, unsigned int op,
@@ -183,7 +185,11 @@ struct kublk_batch_q {
 	int fetch_errs;			/* failures in a row */
 	bool prep_pending;		/* our PREP_IO_CMDS is in flight */
 	int prep_res;
+	unsigned int prio;		/* level of the fetch (BATCH_PRIO) */
+	unsigned int base_prio;		/* --prio, or the driver's default */
 	unsigned int inflight;		/* requests received, not committed */
+	unsigned int threshold;		/* --balance: lower prio above this */
+	bool rose;			/* inflight went above it this pass */
 	int commit_buf;			/* buffer being filled, -1: none */
 	unsigned int nr_commit;		/* ... elements in it */
 };
@@ -227,6 +233,7 @@ struct kublk_thread {
 	unsigned int nr_owned;		/* requests received, not committed */
 	bool serving;			/* start-up is over */
 	unsigned long batch_reqs, batch_fetches;	/* tags, fetch CQEs */
+	unsigned long prio_down, prio_up, prio_fail;	/* --balance */
 };
 
 enum kublk_hook {
@@ -290,9 +297,10 @@ struct kublk_dev {
 	bool auto_zc_force_fallback, zc_no_unregister;
 
 	bool batch;			/* -b: UBLK_F_BATCH_IO */
-	/* options parsed for later features; refused unless supported */
+	int prio;			/* --prio N: N + 1, 0 if not given */
+	bool balance;			/* --balance */
+	/* parsed for a later feature; refused */
 	bool iopoll;
-	int prio;
 
 	/* the target */
 	int nr_files;
@@ -452,7 +460,8 @@ static inline bool kublk_is_batch_op(unsigned int op)
 {
 	return op == _IOC_NR(UBLK_U_IO_PREP_IO_CMDS) ||
 	       op == _IOC_NR(UBLK_U_IO_COMMIT_IO_CMDS) ||
-	       op == _IOC_NR(UBLK_U_IO_FETCH_IO_CMDS);
+	       op == _IOC_NR(UBLK_U_IO_FETCH_IO_CMDS) ||
+	       op == _IOC_NR(UBLK_U_IO_UPDATE_CMD_PRIO);
 }
 
 /* offload.c */

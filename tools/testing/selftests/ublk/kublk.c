@@ -567,6 +567,9 @@ static int parse_dev_args(struct kublk_dev *dev, int argc, char **argv)
 		dev->flags |= UBLK_F_AUTO_BUF_REG;
 	if (dev->batch)
 		dev->flags |= UBLK_F_BATCH_IO;
+	/* fetch commands carrying a priority need the device to have them */
+	if (dev->prio || dev->balance)
+		dev->flags |= UBLK_F_BATCH_PRIO;
 	/* the driver refuses it too (-EINVAL); say why before asking */
 	if ((dev->flags & UBLK_F_QUIESCE) && !(dev->flags & UBLK_F_USER_RECOVERY)) {
 		kublk_err("--quiesce needs a recovery mode (-r 1, --recovery_reissue 1 or --recovery_fail_io 1)");

@@ -13,11 +13,12 @@
 _prep_test
 _require_feature BATCH_IO
 
+# I/Os the disk completed, counting those merged into others
 stat_ios() {
-	local r w
+	local r rm w wm
 
-	read -r r _ _ _ w _ < "/sys/block/ublkb$1/stat" || _fail "ublkb$1 has no stat"
-	echo $((r + w))
+	read -r r rm _ _ w wm _ < "/sys/block/ublkb$1/stat" || _fail "ublkb$1 has no stat"
+	echo $((r + rm + w + wm))
 }
 
 # must_refuse ARGS...: kublk add ARGS fails with one line on stderr

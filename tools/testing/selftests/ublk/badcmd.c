@@ -5,8 +5,8 @@
  * Sends every kind of bad control command (to /dev/ublk-control) and I/O
  * command (to /dev/ublkcN), bad mmap() and user-copy calls, bad zero-copy
  * buffer registrations and fixed-buffer IO (when the driver reports zero
- * copy), commands in the wrong state, and unprivileged commands, and
- * checks the error
+ * copy), bad batch commands (when it reports UBLK_F_BATCH_IO), commands
+ * in the wrong state, and unprivileged commands, and checks the error
  * against the one Documentation/block/ublk.rst gives.  A healthy device,
  * served by a small null server in this program, runs I/O the whole
  * time; it must not notice anything.
@@ -35,8 +35,11 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/ublk_cmd.h>
+
+#include "liburing_compat.h"
 
 #define KSFT_SKIP	4
 #define CTRL_DEV	"/dev/ublk-control"
@@ -51,7 +54,9 @@
 			 UBLK_F_PER_IO_DAEMON | UBLK_F_UPDATE_SIZE | \
 			 UBLK_F_QUIESCE | UBLK_F_SAFE_STOP_DEV | \
 			 UBLK_F_NO_AUTO_PART_SCAN | UBLK_F_IO_DESC_SIZE)
-#define F_NOT_YET	(UBLK_F_BATCH_IO | UBLK_F_INTEGRITY | UBLK_F_SHMEM_ZC)
+#define F_NOT_YET	(UBLK_F_INTEGRITY | UBLK_F_SHMEM_ZC)
+/* this driver's own, from bit 63 down; checked by check_batch() */
+#define F_OURS		UBLK_F_BATCH_PRIO
 /* checked when reported (check_zero_copy(), check_auto_buf_reg()) */
 #define F_ZC		(UBLK_F_SUPPORT_ZERO_COPY | UBLK_F_AUTO_BUF_REG)
 
@@ -558,7 +563,7 @@ static void check_features(void)
 	       "features %#llx include %#llx", (unsigned long long)f,
 	       (unsigned long long)F_EXPECTED);
 	report(!(f & F_NOT_YET), "features report nothing unimplemented");
-	report(!(f & ~((1ULL << 21) - 1)), "features are all defined bits");
+	report(!(f & ~(((1ULL << 21) - 1) | F_OURS)), "features are all defined bits");
 }
 
 static void check_ctrl_opcodes(void)
@@ -1787,6 +1792,1158 @@ static void check_auto_buf_reg(void)
 	del_dev(id);
 }
 
+/* ---- batched delivery (UBLK_F_BATCH_IO) ---- */
+
+/* liburing 2.3 predates multishot uring_cmds */
+#ifndef IORING_URING_CMD_MULTISHOT
+#define IORING_URING_CMD_MULTISHOT	(1U << 1)
+#endif
+
+/*
+ * A batch server of one queue: one ring (bsrv.ring) holding up to two
+ * FETCH_IO_CMDS commands, each with its own provided-buffer group, that
+ * serves reads as a null device whose data is a pattern of the sector
+ * (pattern_fill()).  It runs either in a thread of its own (bs_start(),
+ * the live checks of check_batch()) or in the caller, which then polls
+ * it (bs_poll(), the priority test).  Deliveries run as task work of the
+ * task that submitted the fetch command, so that task must be the one
+ * waiting on the ring: never one blocked in a read of the device.
+ */
+#define BS_MAX_DEPTH	8
+#define BS_MAX_FETCH	2
+/* provided buffers per fetch command (a power of two) */
+#define BS_NR_BUFS	4
+/* user_data: a fetch command | its index, a commit | the bytes it must take */
+#define UD_FETCH	(1ULL << 40)
+#define UD_COMMIT	(1ULL << 41)
+#define UD_UPDATE	(1ULL << 42)
+/* an element as large as any: header, buffer address, zone LBA */
+#define ELEM_MAX	24
+
+struct bfetch {
+	struct kublk_buf_ring br;
+	__u64 ud;
+	/* -1: sent without UBLK_BATCH_F_PRIO */
+	int prio;
+	/* give each buffer back once its tags are read */
+	bool recycle;
+	/* no final CQE yet; the final CQE's result */
+	bool live;
+	int final_res;
+	long cqes, tags;
+};
+
+struct bheld {
+	int tag, res;
+};
+
+struct bsrv {
+	int id, depth, cdev, seed;
+	bool user_copy;
+	struct ublksrv_io_desc *iods;
+	char *bufs;
+	struct io_uring ring;
+	int nr_fetch;
+	struct bfetch f[BS_MAX_FETCH];
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	/*
+	 * Under @lock: the thread armed its fetch command; the tags of the
+	 * next @hold requests go to @held, filled but not committed, for
+	 * the caller to commit.
+	 */
+	bool armed;
+	int hold, nr_held;
+	struct bheld held[BS_MAX_DEPTH];
+	/* read by others once it stopped */
+	long served, errors;
+	/* the CQE of an UPDATE_CMD_PRIO sent on @ring */
+	bool update_done;
+	int update_res;
+};
+
+/* the data of every batch device: sector @sector, word @i, device @seed */
+static __u64 pattern_word(int seed, __u64 sector, unsigned int i)
+{
+	return ((__u64)seed << 56) ^ (sector << 8) ^ i ^ 0xa5a5000000000000ULL;
+}
+
+static void pattern_fill(void *buf, __u64 sector, unsigned int bytes, int seed)
+{
+	__u64 *w = buf;
+	unsigned int i;
+
+	for (i = 0; i < bytes / 8; i++)
+		w[i] = pattern_word(seed, sector + i / 64, i % 64);
+}
+
+static bool pattern_ok(const void *buf, __u64 sector, unsigned int bytes,
+		       int seed)
+{
+	const __u64 *w = buf;
+	unsigned int i;
+
+	for (i = 0; i < bytes / 8; i++)
+		if (w[i] != pattern_word(seed, sector + i / 64, i % 64))
+			return false;
+	return true;
+}
+
+/* element @i of an array of @size-byte elements */
+static void put_elem(void *arr, int i, unsigned int size, int tag, int res,
+		     __u64 addr)
+{
+	char *e = (char *)arr + (size_t)i * size;
+	struct ublk_elem_header h = { .tag = tag, .result = res };
+
+	memset(e, 0, size);
+	memcpy(e, &h, sizeof(h));
+	if (size > sizeof(h))
+		memcpy(e + sizeof(h), &addr, sizeof(addr));
+}
+
+static void prep_batch(struct io_uring_sqe *sqe, int fd, __u32 op,
+		       const struct ublk_batch_io *b, const void *elems,
+		       __u64 ud)
+{
+	memset(sqe, 0, sizeof(*sqe));
+	sqe->opcode = IORING_OP_URING_CMD;
+	sqe->fd = fd;
+	sqe->cmd_op = op;
+	sqe->addr = (__u64)(uintptr_t)elems;
+	sqe->user_data = ud;
+	memcpy(kublk_sqe_cmd(sqe), b, sizeof(*b));
+}
+
+/* FETCH_IO_CMDS of queue 0 into group @bgid; @prio < 0: no priority */
+static void prep_fetch(struct io_uring_sqe *sqe, int fd, int bgid, int prio,
+		       __u64 ud)
+{
+	struct ublk_batch_io b = { .elem_bytes = sizeof(__u16) };
+
+	if (prio >= 0) {
+		b.flags = UBLK_BATCH_F_PRIO;
+		b.prio = prio;
+	}
+	prep_batch(sqe, fd, UBLK_U_IO_FETCH_IO_CMDS, &b, NULL, ud);
+	sqe->uring_cmd_flags = IORING_URING_CMD_MULTISHOT;
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = bgid;
+}
+
+/* a batch command with header @b: its result (-ETIME: it waits) */
+static int batch_cmd(struct io_uring *ring, int fd, __u32 op,
+		     struct ublk_batch_io b, const void *elems)
+{
+	prep_batch(get_sqe(ring), fd, op, &b, elems, 0);
+	io_uring_submit(ring);
+	return wait_res_5s(ring);
+}
+
+/* PREP_IO_CMDS or COMMIT_IO_CMDS of queue @q */
+static int elems_cmd(struct io_uring *ring, int fd, __u32 op, int q,
+		     int flags, int nr, int size, const void *elems)
+{
+	return batch_cmd(ring, fd, op,
+			 (struct ublk_batch_io){ .q_id = q, .flags = flags,
+						 .nr_elem = nr,
+						 .elem_bytes = size },
+			 elems);
+}
+
+/* UPDATE_CMD_PRIO of queue 0 to @prio, for fetch @ud (0: all of the ring) */
+static int prio_cmd(struct io_uring *ring, int fd, int flags, int prio,
+		    __u64 ud)
+{
+	return batch_cmd(ring, fd, UBLK_U_IO_UPDATE_CMD_PRIO,
+			 (struct ublk_batch_io){ .flags = flags, .prio = prio,
+						 .reserved2 = ud },
+			 NULL);
+}
+
+/*
+ * A FETCH_IO_CMDS with header @b and @uflags in uring_cmd_flags, with
+ * buffer select of group @bgid if @bsel: its first CQE's result, -ETIME
+ * if it waits.
+ */
+static int fetch_once(struct io_uring *ring, int fd, struct ublk_batch_io b,
+		      __u32 uflags, bool bsel, int bgid)
+{
+	struct io_uring_sqe *sqe = get_sqe(ring);
+
+	prep_batch(sqe, fd, UBLK_U_IO_FETCH_IO_CMDS, &b, NULL, UD_FETCH);
+	sqe->uring_cmd_flags = uflags;
+	if (bsel)
+		sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = bgid;
+	io_uring_submit(ring);
+	return wait_res_5s(ring);
+}
+
+/* a correct FETCH_IO_CMDS on a ring of its own: its first result */
+static int fetch_new_ring(int fd)
+{
+	struct io_uring ring;
+	int ret;
+
+	if (io_uring_queue_init(4, &ring, 0))
+		die("ring");
+	ret = fetch_once(&ring, fd,
+			 (struct ublk_batch_io){ .elem_bytes = sizeof(__u16) },
+			 IORING_URING_CMD_MULTISHOT, true, 1);
+	io_uring_queue_exit(&ring);
+	return ret;
+}
+
+/* the next CQE within 5 s into @out; -ETIME if none */
+static int wait_cqe_5s(struct io_uring *ring, struct io_uring_cqe *out)
+{
+	struct __kernel_timespec ts = { .tv_sec = 5 };
+	struct io_uring_cqe *cqe;
+	int ret;
+
+	ret = io_uring_wait_cqe_timeout(ring, &cqe, &ts);
+	if (ret)
+		return ret;
+	*out = *cqe;
+	io_uring_cqe_seen(ring, cqe);
+	return 0;
+}
+
+/* group @bgid of @ring: registered, and never given a buffer */
+static void *empty_buf_ring(struct io_uring *ring, int bgid)
+{
+	struct io_uring_buf_reg reg = { .ring_entries = 8, .bgid = bgid };
+	void *br;
+	int ret;
+
+	br = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		  MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+	if (br == MAP_FAILED)
+		die("mmap");
+	reg.ring_addr = (__u64)(uintptr_t)br;
+	ret = io_uring_register_buf_ring(ring, &reg, 0);
+	if (ret) {
+		errno = -ret;
+		die("io_uring_register_buf_ring");
+	}
+	io_uring_buf_ring_init(br);
+	return br;
+}
+
+static __u64 bs_buf(const struct bsrv *s, int tag)
+{
+	return (__u64)(uintptr_t)(s->bufs + (size_t)tag * BUF_SIZE);
+}
+
+/* the elements of this server's PREP and COMMIT */
+static int bs_eflags(const struct bsrv *s)
+{
+	return s->user_copy ? 0 : UBLK_BATCH_F_HAS_BUF_ADDR;
+}
+
+static unsigned int bs_esize(const struct bsrv *s)
+{
+	return sizeof(struct ublk_elem_header) + (s->user_copy ? 0 : 8);
+}
+
+static void bs_open(struct bsrv *s, int id)
+{
+	struct ublksrv_ctrl_dev_info info;
+	char path[64];
+
+	if (get_info(id, &info))
+		die("GET_DEV_INFO");
+	if (info.queue_depth > BS_MAX_DEPTH || info.nr_hw_queues != 1) {
+		fprintf(stderr, "batch server: %u queues of %u\n",
+			info.nr_hw_queues, info.queue_depth);
+		exit(1);
+	}
+	memset(s, 0, sizeof(*s));
+	s->id = id;
+	s->seed = id + 1;
+	s->depth = info.queue_depth;
+	s->user_copy = info.flags & UBLK_F_USER_COPY;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cond, NULL);
+	snprintf(path, sizeof(path), "/dev/ublkc%d", id);
+	s->cdev = open(path, O_RDWR);
+	if (s->cdev < 0)
+		die(path);
+	s->iods = mmap(NULL, iods_size(s->depth), PROT_READ,
+		       MAP_SHARED | MAP_POPULATE, s->cdev, iods_offset(0));
+	if (s->iods == MAP_FAILED)
+		die("mmap");
+	if (posix_memalign((void **)&s->bufs, 4096, (size_t)s->depth * BUF_SIZE))
+		die("buffers");
+	/* room for the CQEs of every fetch, commit and request at once */
+	if (io_uring_queue_init(32, &s->ring, 0))
+		die("batch server ring");
+}
+
+/* PREP_IO_CMDS of every tag, on @ring */
+static int bs_prep(struct bsrv *s, struct io_uring *ring)
+{
+	char el[BS_MAX_DEPTH * ELEM_MAX];
+	int tag;
+
+	for (tag = 0; tag < s->depth; tag++)
+		put_elem(el, tag, bs_esize(s), tag, 0, bs_buf(s, tag));
+	return elems_cmd(ring, s->cdev, UBLK_U_IO_PREP_IO_CMDS, 0,
+			 bs_eflags(s), s->depth, bs_esize(s), el);
+}
+
+/* arm fetch command @i (buffer group i + 1) at @prio, from this task */
+static void bs_fetch(struct bsrv *s, int i, int prio)
+{
+	struct bfetch *f = &s->f[i];
+	int ret;
+
+	ret = kublk_buf_ring_setup(&s->ring, &f->br, BS_NR_BUFS,
+				   s->depth * sizeof(__u16), i + 1);
+	if (ret) {
+		errno = -ret;
+		die("buffer ring");
+	}
+	f->ud = UD_FETCH | i;
+	f->prio = prio;
+	f->recycle = true;
+	f->live = true;
+	prep_fetch(get_sqe(&s->ring), s->cdev, i + 1, prio, f->ud);
+	if (io_uring_submit(&s->ring) != 1)
+		die("submit fetch");
+	if (i >= s->nr_fetch)
+		s->nr_fetch = i + 1;
+}
+
+/* serve slot @tag's request: the result to commit */
+static int bs_serve(struct bsrv *s, int tag)
+{
+	const struct ublksrv_io_desc *iod = &s->iods[tag];
+	char *buf = s->bufs + (size_t)tag * BUF_SIZE;
+	int res = io_res(iod);
+
+	if (ublksrv_get_op(iod) != UBLK_IO_OP_READ || res <= 0)
+		return res;
+	if (!s->user_copy && iod->addr != bs_buf(s, tag)) {
+		fprintf(stderr, "batch server %d: tag %d has buffer %#llx, not the one given\n",
+			s->id, tag, (unsigned long long)iod->addr);
+		s->errors++;
+	}
+	pattern_fill(buf, iod->start_sector, res, s->seed);
+	if (s->user_copy && pwrite(s->cdev, buf, res, uc_pos(0, tag)) != res) {
+		fprintf(stderr, "batch server %d: user copy of tag %d: %s\n",
+			s->id, tag, strerror(errno));
+		s->errors++;
+		return -EIO;
+	}
+	return res;
+}
+
+/* one CQE of fetch command @f carrying tags */
+static void bs_deliver(struct bsrv *s, struct bfetch *f,
+		       const struct io_uring_cqe *cqe)
+{
+	unsigned int bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+	const __u16 *tags = (const __u16 *)(f->br.bufs + (size_t)bid * f->br.size);
+	unsigned int size = bs_esize(s);
+	char el[BS_MAX_DEPTH * ELEM_MAX];
+	int i, n = 0, nr = cqe->res / sizeof(__u16);
+
+	f->cqes++;
+	if (!(cqe->flags & IORING_CQE_F_BUFFER) || bid >= BS_NR_BUFS ||
+	    nr > s->depth) {
+		fprintf(stderr, "batch server %d: a delivery of %d bytes, flags %#x\n",
+			s->id, cqe->res, cqe->flags);
+		s->errors++;
+		return;
+	}
+	for (i = 0; i < nr; i++) {
+		int tag = tags[i], res;
+
+		if (tag >= s->depth) {
+			fprintf(stderr, "batch server %d: tag %d delivered\n",
+				s->id, tag);
+			s->errors++;
+			continue;
+		}
+		res = bs_serve(s, tag);
+		f->tags++;
+		s->served++;
+		pthread_mutex_lock(&s->lock);
+		if (s->hold > 0 && s->nr_held < BS_MAX_DEPTH) {
+			s->hold--;
+			s->held[s->nr_held++] = (struct bheld){ tag, res };
+			pthread_cond_broadcast(&s->cond);
+			pthread_mutex_unlock(&s->lock);
+			continue;
+		}
+		pthread_mutex_unlock(&s->lock);
+		put_elem(el, n++, size, tag, res, bs_buf(s, tag));
+	}
+	if (f->recycle)
+		kublk_buf_ring_recycle(&f->br, bid);
+	if (!n)
+		return;
+	prep_batch(get_sqe(&s->ring), s->cdev, UBLK_U_IO_COMMIT_IO_CMDS,
+		   &(struct ublk_batch_io){ .flags = bs_eflags(s), .nr_elem = n,
+					    .elem_bytes = size },
+		   el, UD_COMMIT | (n * size));
+	/* issued inline: the driver has read @el when this returns */
+	io_uring_submit(&s->ring);
+}
+
+static void bs_cqe(struct bsrv *s, const struct io_uring_cqe *cqe)
+{
+	__u64 ud = cqe->user_data;
+
+	if (ud & UD_FETCH) {
+		struct bfetch *f = &s->f[(ud & 0xff) % BS_MAX_FETCH];
+
+		if (!(cqe->flags & IORING_CQE_F_MORE)) {
+			f->live = false;
+			f->final_res = cqe->res;
+		} else if (cqe->res > 0) {
+			bs_deliver(s, f, cqe);
+		} else if (cqe->flags & IORING_CQE_F_BUFFER) {
+			/* a buffer back without tags */
+			kublk_buf_ring_recycle(&f->br,
+					       cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+		}
+	} else if (ud & UD_COMMIT) {
+		if (cqe->res != (int)(ud & 0xffff)) {
+			fprintf(stderr, "batch server %d: COMMIT_IO_CMDS: %d, want %d\n",
+				s->id, cqe->res, (int)(ud & 0xffff));
+			s->errors++;
+		}
+	} else if (ud & UD_UPDATE) {
+		s->update_res = cqe->res;
+		s->update_done = true;
+	}
+}
+
+/* handle the CQEs that come within @ms milliseconds: how many */
+static int bs_poll(struct bsrv *s, int ms)
+{
+	struct __kernel_timespec ts = { .tv_sec = ms / 1000,
+					.tv_nsec = (ms % 1000) * 1000000L };
+	struct io_uring_cqe *cqe;
+	unsigned int head, n = 0;
+
+	if (io_uring_wait_cqe_timeout(&s->ring, &cqe, &ts))
+		return 0;
+	io_uring_for_each_cqe(&s->ring, head, cqe) {
+		bs_cqe(s, cqe);
+		n++;
+	}
+	io_uring_cq_advance(&s->ring, n);
+	return n;
+}
+
+static bool bs_live(const struct bsrv *s)
+{
+	int i;
+
+	for (i = 0; i < s->nr_fetch; i++)
+		if (s->f[i].live)
+			return true;
+	return false;
+}
+
+/* the thread of a server with one fetch command, until it ends */
+static void *bs_thread_fn(void *arg)
+{
+	struct bsrv *s = arg;
+
+	bs_fetch(s, 0, -1);
+	pthread_mutex_lock(&s->lock);
+	s->armed = true;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	while (bs_live(s))
+		bs_poll(s, 200);
+	/* commits completed with the final CQE */
+	while (bs_poll(s, 0))
+		;
+	return NULL;
+}
+
+static void bs_start(struct bsrv *s)
+{
+	pthread_create(&s->thread, NULL, bs_thread_fn, s);
+	pthread_mutex_lock(&s->lock);
+	while (!s->armed)
+		pthread_cond_wait(&s->cond, &s->lock);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void bs_join(struct bsrv *s)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 30;
+	if (pthread_timedjoin_np(s->thread, NULL, &ts)) {
+		report(false, "the batch server of device %d did not end within 30 s",
+		       s->id);
+		exit(1);
+	}
+}
+
+static void bs_close(struct bsrv *s)
+{
+	int i;
+
+	io_uring_queue_exit(&s->ring);
+	for (i = 0; i < s->nr_fetch; i++)
+		kublk_buf_ring_free(&s->f[i].br);
+	munmap(s->iods, iods_size(s->depth));
+	free(s->bufs);
+	close(s->cdev);
+}
+
+/* the next @n requests' tags go to the caller, filled, uncommitted */
+static void bs_hold(struct bsrv *s, int n)
+{
+	pthread_mutex_lock(&s->lock);
+	s->hold = n;
+	s->nr_held = 0;
+	pthread_mutex_unlock(&s->lock);
+}
+
+static bool bs_wait_held(struct bsrv *s, int n)
+{
+	struct timespec ts;
+	bool ok;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 10;
+	pthread_mutex_lock(&s->lock);
+	while (s->nr_held < n &&
+	       !pthread_cond_timedwait(&s->cond, &s->lock, &ts))
+		;
+	ok = s->nr_held >= n;
+	pthread_mutex_unlock(&s->lock);
+	if (!ok)
+		report(false, "%d request(s) delivered to the batch server within 10 s",
+		       n);
+	return ok;
+}
+
+/* one O_DIRECT read of a batch device, its data checked */
+struct bclient {
+	pthread_t thread;
+	int fd, seed;
+	__u64 off;
+	unsigned int len;
+	int res;
+	bool data_ok;
+	atomic_int done;
+};
+
+static void *bclient_fn(void *arg)
+{
+	struct bclient *c = arg;
+	void *buf;
+
+	if (posix_memalign(&buf, 4096, c->len)) {
+		c->res = -ENOMEM;
+	} else {
+		c->res = pread(c->fd, buf, c->len, c->off);
+		if (c->res < 0)
+			c->res = -errno;
+		c->data_ok = c->res == (int)c->len &&
+			     pattern_ok(buf, c->off >> 9, c->len, c->seed);
+		free(buf);
+	}
+	atomic_store(&c->done, 1);
+	return NULL;
+}
+
+static void bc_start(struct bclient *c, int fd, int seed, __u64 off,
+		     unsigned int len)
+{
+	memset(c, 0, sizeof(*c));
+	c->fd = fd;
+	c->seed = seed;
+	c->off = off;
+	c->len = len;
+	pthread_create(&c->thread, NULL, bclient_fn, c);
+}
+
+/* true if the read is done (within 20 s), with all the data it wanted */
+static bool bc_join(struct bclient *c)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 20;
+	if (pthread_timedjoin_np(c->thread, NULL, &ts)) {
+		report(false, "a read of a batch device did not end within 20 s");
+		exit(1);
+	}
+	return c->data_ok;
+}
+
+static int open_bdev(int id)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/dev/ublkb%d", id);
+	fd = open(path, O_RDONLY | O_DIRECT);
+	if (fd < 0)
+		die(path);
+	return fd;
+}
+
+/* a batch device of one queue of @depth, with @flags and parameters */
+static int batch_dev(__u64 flags, int depth, const char *what)
+{
+	struct ublksrv_ctrl_dev_info info;
+	struct ublk_params p;
+	int id;
+
+	id = add_dev(UBLK_F_BATCH_IO | UBLK_F_NO_AUTO_PART_SCAN | flags, 1,
+		     depth, &info);
+	if (id < 0) {
+		expect(id, 0, what);
+		return id;
+	}
+	report(info.flags & UBLK_F_BATCH_IO, "%s (flags %#llx)", what,
+	       (unsigned long long)info.flags);
+	basic_params(&p, 1 << 20);
+	if (set_params(id, &p))
+		die("SET_PARAMS");
+	return id;
+}
+
+/* @n reads of the device @s serves, the last one of 128k: all must match */
+static void batch_reads(struct bsrv *s, int n, const char *what)
+{
+	int fd = open_bdev(s->id), i, good = 0;
+	unsigned int len;
+	void *buf;
+
+	if (posix_memalign(&buf, 4096, 128 << 10))
+		die("buffer");
+	for (i = 0; i < n; i++) {
+		__u64 off = (__u64)(i * 37 + 3) * 4096;
+
+		len = i == n - 1 ? 128 << 10 : 4096;
+		memset(buf, 0, len);
+		if (pread(fd, buf, len, off) == (ssize_t)len &&
+		    pattern_ok(buf, off >> 9, len, s->seed))
+			good++;
+	}
+	report(good == n, "%s: %d of %d reads of /dev/ublkb%d got the server's data",
+	       what, good, n, s->id);
+	free(buf);
+	close(fd);
+}
+
+/* STOP_DEV of a live batch device: its server's fetch gets the abort */
+static void batch_stop(struct bsrv *s)
+{
+	char what[96];
+
+	snprintf(what, sizeof(what), "STOP_DEV of batch device %d", s->id);
+	expect(ctrl_simple(UBLK_U_CMD_STOP_DEV, s->id, 0), 0, what);
+	bs_join(s);
+	expect(s->f[0].final_res, UBLK_IO_RES_ABORT,
+	       "the waiting FETCH_IO_CMDS ends with UBLK_IO_RES_ABORT");
+	expect(fetch_new_ring(s->cdev), -ENODEV,
+	       "FETCH_IO_CMDS after STOP_DEV");
+	report(!s->errors, "batch device %d: %ld requests served, %ld bad deliveries or commits",
+	       s->id, s->served, s->errors);
+	bs_close(s);
+	del_dev(s->id);
+}
+
+/*
+ * ADD_DEV: batch slots belong to no task and commit without a buffer
+ * only where none is needed, so BATCH_IO drops PER_IO_DAEMON and
+ * NEED_GET_DATA; BATCH_PRIO is an option of BATCH_IO.
+ */
+static void check_batch_add_dev(void)
+{
+	struct ublksrv_ctrl_dev_info info;
+	__u64 prio = UBLK_F_BATCH_IO | UBLK_F_BATCH_PRIO;
+	int id;
+
+	report(!(features & UBLK_F_BATCH_PRIO) || (features & UBLK_F_BATCH_IO),
+	       "BATCH_PRIO is reported only with BATCH_IO");
+	id = add_dev(UBLK_F_BATCH_IO | UBLK_F_PER_IO_DAEMON |
+		     UBLK_F_NEED_GET_DATA, 1, 4, &info);
+	expect(id < 0 ? id : 0, 0,
+	       "ADD_DEV with BATCH_IO, PER_IO_DAEMON and NEED_GET_DATA");
+	if (id >= 0) {
+		report((info.flags & UBLK_F_BATCH_IO) &&
+		       !(info.flags & (UBLK_F_PER_IO_DAEMON | UBLK_F_NEED_GET_DATA)),
+		       "ADD_DEV keeps BATCH_IO, drops PER_IO_DAEMON and NEED_GET_DATA (%#llx)",
+		       (unsigned long long)info.flags);
+		del_dev(id);
+	}
+	id = add_dev(UBLK_F_BATCH_PRIO, 1, 4, &info);
+	expect(id < 0 ? id : 0, 0, "ADD_DEV with BATCH_PRIO but no BATCH_IO");
+	if (id >= 0) {
+		report(!(info.flags & prio), "ADD_DEV drops BATCH_PRIO without BATCH_IO (%#llx)",
+		       (unsigned long long)info.flags);
+		del_dev(id);
+	}
+	id = add_dev(prio, 1, 4, &info);
+	expect(id < 0 ? id : 0, 0, "ADD_DEV with BATCH_IO and BATCH_PRIO");
+	if (id >= 0) {
+		report((info.flags & prio) ==
+		       (UBLK_F_BATCH_IO | (features & UBLK_F_BATCH_PRIO)),
+		       "ADD_DEV %s BATCH_PRIO with BATCH_IO (%#llx)",
+		       features & UBLK_F_BATCH_PRIO ? "keeps" : "drops the unreported",
+		       (unsigned long long)info.flags);
+		del_dev(id);
+	}
+}
+
+/* the batch commands on a device without BATCH_IO: unknown, -EINVAL */
+static void check_batch_on_per_io(struct io_uring *r)
+{
+	char el[ELEM_MAX], path[64], buf[4096];
+	int id, cdev;
+
+	id = add_dev(0, 1, 2, NULL);
+	if (id < 0) {
+		expect(id, 0, "ADD_DEV");
+		return;
+	}
+	snprintf(path, sizeof(path), "/dev/ublkc%d", id);
+	cdev = open(path, O_RDWR);
+	if (cdev < 0)
+		die(path);
+	put_elem(el, 0, 16, 0, 0, (uintptr_t)buf);
+	expect(elems_cmd(r, cdev, UBLK_U_IO_PREP_IO_CMDS, 0,
+			 UBLK_BATCH_F_HAS_BUF_ADDR, 1, 16, el),
+	       -EINVAL, "PREP_IO_CMDS on a device without BATCH_IO");
+	expect(elems_cmd(r, cdev, UBLK_U_IO_COMMIT_IO_CMDS, 0,
+			 UBLK_BATCH_F_HAS_BUF_ADDR, 1, 16, el),
+	       -EINVAL, "COMMIT_IO_CMDS on a device without BATCH_IO");
+	expect(fetch_once(r, cdev, (struct ublk_batch_io){ .elem_bytes = 2 },
+			  IORING_URING_CMD_MULTISHOT, true, 7),
+	       -EINVAL, "FETCH_IO_CMDS on a device without BATCH_IO");
+	expect(prio_cmd(r, cdev, UBLK_BATCH_F_PRIO, 1, 0), -EINVAL,
+	       "UPDATE_CMD_PRIO on a device without BATCH_IO");
+	close(cdev);
+	del_dev(id);
+}
+
+/*
+ * PREP_IO_CMDS on copy-mode device @s (depth 4), not started: the
+ * header as mainline checks it, then the elements; a PREP that fails
+ * takes no slot, one of a prepared slot fails, and once every slot is
+ * prepared PREP is -EBUSY.
+ */
+static void check_batch_prep(struct bsrv *s, struct io_uring *r)
+{
+	const int buf = UBLK_BATCH_F_HAS_BUF_ADDR, prep = UBLK_U_IO_PREP_IO_CMDS;
+	char el[BS_MAX_DEPTH * ELEM_MAX];
+	int fd = s->cdev, i;
+
+	for (i = 0; i < 5; i++)
+		put_elem(el, i, 16, i % 4, 0, bs_buf(s, i % 4));
+	expect(elems_cmd(r, fd, prep, 1, buf, 1, 16, el), -EINVAL,
+	       "PREP_IO_CMDS of a queue that does not exist");
+	expect(elems_cmd(r, fd, prep, 0, buf, 5, 16, el), -E2BIG,
+	       "PREP_IO_CMDS of 5 elements on a queue of depth 4");
+	expect(elems_cmd(r, fd, prep, 0, buf | (1 << 3), 1, 16, el), -EINVAL,
+	       "PREP_IO_CMDS with an unknown flag");
+	expect(elems_cmd(r, fd, prep, 0, buf | UBLK_BATCH_F_PRIO, 1, 16, el),
+	       -EINVAL, "PREP_IO_CMDS with UBLK_BATCH_F_PRIO");
+	expect(elems_cmd(r, fd, prep, 0, buf, 1, 8, el), -EINVAL,
+	       "PREP_IO_CMDS with HAS_BUF_ADDR and 8-byte elements");
+	expect(elems_cmd(r, fd, prep, 0, buf, 1, 24, el), -EINVAL,
+	       "PREP_IO_CMDS with HAS_BUF_ADDR and 24-byte elements");
+	expect(elems_cmd(r, fd, prep, 0, buf | UBLK_BATCH_F_HAS_ZONE_LBA, 1, 24, el),
+	       -EINVAL, "PREP_IO_CMDS with HAS_ZONE_LBA on a device not zoned");
+	expect(elems_cmd(r, fd, prep, 0, buf | UBLK_BATCH_F_AUTO_BUF_REG_FALLBACK,
+			 1, 16, el),
+	       -EINVAL, "PREP_IO_CMDS with AUTO_BUF_REG_FALLBACK without AUTO_BUF_REG");
+	put_elem(el + 64, 0, 8, 0, 0, 0);
+	expect(elems_cmd(r, fd, prep, 0, 0, 1, 8, el + 64), -EINVAL,
+	       "PREP_IO_CMDS without a buffer on a copy-mode device");
+	expect(batch_cmd(r, fd, prep, (struct ublk_batch_io){ .flags = buf,
+			 .nr_elem = 1, .elem_bytes = 16 }, (void *)4096),
+	       -EFAULT, "PREP_IO_CMDS with its elements at an unmapped address");
+	expect(elems_cmd(r, fd, prep, 0, buf, 0, 16, el), 0,
+	       "PREP_IO_CMDS of no element (as mainline)");
+
+	/* tags 0-2 valid, then a bad one: none of them may stay prepared */
+	put_elem(el, 3, 16, 4, 0, bs_buf(s, 3));
+	expect(elems_cmd(r, fd, prep, 0, buf, 4, 16, el), -EINVAL,
+	       "PREP_IO_CMDS of tags 0, 1, 2 and 4 (the depth)");
+	put_elem(el, 3, 16, 1, 0, bs_buf(s, 1));
+	expect(elems_cmd(r, fd, prep, 0, buf, 4, 16, el), -EINVAL,
+	       "PREP_IO_CMDS of tags 0, 1, 2 and 1 again");
+	put_elem(el, 3, 16, 3, 0, -4096ULL);
+	expect(elems_cmd(r, fd, prep, 0, buf, 4, 16, el), -EFAULT,
+	       "PREP_IO_CMDS of tags 0-3, tag 3 with a kernel buffer address");
+
+	/* 0 and 1, then 1 and 2 (1 is taken), then 2 and 3 */
+	for (i = 0; i < 4; i++)
+		put_elem(el, i, 16, i, 0, bs_buf(s, i));
+	expect(elems_cmd(r, fd, prep, 0, buf, 2, 16, el), 0,
+	       "PREP_IO_CMDS of tags 0 and 1, after the failed ones");
+	expect(elems_cmd(r, fd, prep, 0, buf, 2, 16, el + 16), -EINVAL,
+	       "PREP_IO_CMDS of tags 1 (prepared) and 2");
+	expect(elems_cmd(r, fd, prep, 0, buf, 2, 16, el + 32), 0,
+	       "PREP_IO_CMDS of tags 2 and 3: the failed one left 2 free");
+	expect(elems_cmd(r, fd, prep, 0, buf, 1, 16, el + 48), -EBUSY,
+	       "PREP_IO_CMDS once every slot is prepared");
+}
+
+/*
+ * FETCH_IO_CMDS: multishot with buffer select, io_uring's rules first
+ * (at prep), then the driver's; none of these may wait.
+ */
+static void check_batch_fetch(struct bsrv *s, struct io_uring *r)
+{
+	const __u32 ms = IORING_URING_CMD_MULTISHOT;
+	const struct ublk_batch_io good = { .elem_bytes = sizeof(__u16) };
+	struct ublk_batch_io b;
+	int fd = s->cdev;
+
+	b = good;
+	b.q_id = 1;
+	expect(fetch_once(r, fd, b, ms, true, 1), -EINVAL,
+	       "FETCH_IO_CMDS of a queue that does not exist");
+	expect(fetch_once(r, fd, good, 0, false, 1), -EINVAL,
+	       "FETCH_IO_CMDS without IORING_URING_CMD_MULTISHOT");
+	expect(fetch_once(r, fd, good, ms, false, 1), -EINVAL,
+	       "FETCH_IO_CMDS multishot without IOSQE_BUFFER_SELECT (io_uring)");
+	expect(fetch_once(r, fd, good, 0, true, 1), -EINVAL,
+	       "FETCH_IO_CMDS with IOSQE_BUFFER_SELECT, not multishot (io_uring)");
+	expect(fetch_once(r, fd, good, ms | IORING_URING_CMD_FIXED, true, 1),
+	       -EINVAL, "FETCH_IO_CMDS multishot with IORING_URING_CMD_FIXED (io_uring)");
+	b = good;
+	b.elem_bytes = 8;
+	expect(fetch_once(r, fd, b, ms, true, 1), -EINVAL,
+	       "FETCH_IO_CMDS with elem_bytes 8");
+	b = good;
+	b.flags = UBLK_BATCH_F_HAS_BUF_ADDR;
+	expect(fetch_once(r, fd, b, ms, true, 1), -EINVAL,
+	       "FETCH_IO_CMDS with a flag");
+	b = good;
+	b.flags = UBLK_BATCH_F_PRIO;
+	b.prio = 7;
+	expect(fetch_once(r, fd, b, ms, true, 1), -EINVAL,
+	       "FETCH_IO_CMDS with UBLK_BATCH_F_PRIO on a device without BATCH_PRIO");
+}
+
+/* the commands that are not batch commands, on a batch device */
+static void check_batch_other_cmds(struct bsrv *s, struct io_uring *r)
+{
+	__u64 addr = bs_buf(s, 0);
+	int fd = s->cdev;
+
+#define IO(op, q, tag, addr) ({						\
+	prep_io(get_sqe(r), fd, op, q, tag, 0, addr, 0);		\
+	io_uring_submit(r);						\
+	wait_res_5s(r); })
+	expect(IO(UBLK_U_IO_FETCH_REQ, 0, 0, addr), -EOPNOTSUPP,
+	       "FETCH_REQ on a batch device");
+	expect(IO(UBLK_U_IO_COMMIT_AND_FETCH_REQ, 0, 0, addr), -EOPNOTSUPP,
+	       "COMMIT_AND_FETCH_REQ on a batch device");
+	expect(IO(UBLK_U_IO_NEED_GET_DATA, 0, 0, addr), -EOPNOTSUPP,
+	       "NEED_GET_DATA on a batch device");
+	/* q_id and tag are checked first, as mainline */
+	expect(IO(UBLK_U_IO_FETCH_REQ, 1, 0, addr), -EINVAL,
+	       "FETCH_REQ of a queue that does not exist, on a batch device");
+	expect(IO(UBLK_U_IO_COMMIT_AND_FETCH_REQ, 0, 4, addr), -EINVAL,
+	       "COMMIT_AND_FETCH_REQ of a tag beyond the depth, on a batch device");
+	expect(IO(_IOWR('u', 0x2f, struct ublksrv_io_cmd), 0, 0, addr),
+	       -EOPNOTSUPP, "an unknown I/O opcode on a batch device (mainline's errno)");
+	expect(IO(_IOWR('v', 0x25, struct ublk_batch_io), 0, 0, addr),
+	       -EOPNOTSUPP, "a batch opcode of another ioctl type");
+	expect(IO(UBLK_U_IO_REGISTER_IO_BUF, 0, 0, 0), -EINVAL,
+	       "REGISTER_IO_BUF on a batch device without zero copy");
+	expect(IO(UBLK_U_IO_UNREGISTER_IO_BUF, 0, 0, 0), -EINVAL,
+	       "UNREGISTER_IO_BUF on a batch device without zero copy");
+#undef IO
+	/*
+	 * Without BATCH_PRIO UPDATE_CMD_PRIO is an unknown command, read as
+	 * a struct ublksrv_io_cmd: its flags are the tag.
+	 */
+	expect(prio_cmd(r, fd, UBLK_BATCH_F_PRIO, 1, 0), -EINVAL,
+	       "UPDATE_CMD_PRIO without BATCH_PRIO (flags 0x8000 read as a tag beyond the depth)");
+	expect(prio_cmd(r, fd, 0, 1, 0), -EOPNOTSUPP,
+	       "UPDATE_CMD_PRIO without BATCH_PRIO, flags 0 (tag 0)");
+}
+
+/*
+ * COMMIT_IO_CMDS on live device @s: the requests of @n reads handed
+ * over by its server instead of committed; the caller commits them.
+ */
+static bool batch_held(struct bsrv *s, int fd, struct bclient *c, int n,
+		       __u64 off)
+{
+	int i;
+
+	bs_hold(s, n);
+	for (i = 0; i < n; i++)
+		bc_start(&c[i], fd, s->seed, off + i * 8192, 4096);
+	return bs_wait_held(s, n);
+}
+
+static void check_batch_commit(struct bsrv *s, struct io_uring *r)
+{
+	const int commit = UBLK_U_IO_COMMIT_IO_CMDS;
+	const int flags = bs_eflags(s), size = bs_esize(s);
+	char el[BS_MAX_DEPTH * ELEM_MAX], what[128];
+	struct bclient c[2];
+	int fd = open_bdev(s->id), cdev = s->cdev, t, u;
+
+	if (!batch_held(s, fd, c, 1, 1 << 20))
+		goto out;
+	t = s->held[0].tag;
+	u = (t + 1) % s->depth;
+	put_elem(el, 0, size, t, s->held[0].res, bs_buf(s, t));
+	put_elem(el + size, 0, size, u, 4096, bs_buf(s, u));
+	expect(elems_cmd(r, cdev, commit, 0, flags, 1, size, el + size), -EBUSY,
+	       "COMMIT_IO_CMDS of a tag the server does not own");
+	put_elem(el + 2 * size, 0, size, s->depth, 4096, bs_buf(s, 0));
+	expect(elems_cmd(r, cdev, commit, 0, flags, 1, size, el + 2 * size),
+	       -EINVAL, "COMMIT_IO_CMDS of a tag beyond the depth");
+	expect(elems_cmd(r, cdev, commit, 1, flags, 1, size, el), -EINVAL,
+	       "COMMIT_IO_CMDS of a queue that does not exist");
+	expect(elems_cmd(r, cdev, commit, 0, flags, s->depth + 1, size, el),
+	       -E2BIG, "COMMIT_IO_CMDS of more elements than the depth");
+	expect(batch_cmd(r, cdev, commit, (struct ublk_batch_io){ .flags = flags,
+			 .nr_elem = 1, .elem_bytes = size }, (void *)4096),
+	       -EFAULT, "COMMIT_IO_CMDS with its elements at an unmapped address");
+	if (!s->user_copy) {
+		put_elem(el + 2 * size, 0, 8, t, 4096, 0);
+		expect(elems_cmd(r, cdev, commit, 0, 0, 1, 8, el + 2 * size),
+		       -EINVAL, "COMMIT_IO_CMDS of an owned tag without a buffer (copy mode)");
+		put_elem(el + 2 * size, 0, size, t, 4096, -4096ULL);
+		expect(elems_cmd(r, cdev, commit, 0, flags, 1, size, el + 2 * size),
+		       -EFAULT, "COMMIT_IO_CMDS of an owned tag with a kernel buffer address");
+	}
+	snprintf(what, sizeof(what),
+		 "COMMIT_IO_CMDS of an owned tag, then one not: the first element's %d bytes",
+		 size);
+	expect(elems_cmd(r, cdev, commit, 0, flags, 2, size, el), size, what);
+	report(bc_join(&c[0]), "that read got the server's data");
+	expect(elems_cmd(r, cdev, commit, 0, flags, 1, size, el), -EBUSY,
+	       "COMMIT_IO_CMDS of that tag again");
+
+	if (!batch_held(s, fd, c, 1, 2 << 20))
+		goto out;
+	t = s->held[0].tag;
+	put_elem(el, 0, size, t, s->held[0].res, bs_buf(s, t));
+	put_elem(el + size, 0, size, t, s->held[0].res, bs_buf(s, t));
+	snprintf(what, sizeof(what),
+		 "COMMIT_IO_CMDS of a tag twice: the bytes up to the second (%d)",
+		 size);
+	expect(elems_cmd(r, cdev, commit, 0, flags, 2, size, el), size, what);
+	report(bc_join(&c[0]), "that read got the server's data");
+
+	if (!batch_held(s, fd, c, 2, 3 << 20))
+		goto out;
+	for (u = 0; u < 2; u++) {
+		t = s->held[u].tag;
+		put_elem(el, u, size, t, s->held[u].res, bs_buf(s, t));
+	}
+	snprintf(what, sizeof(what),
+		 "COMMIT_IO_CMDS of two owned tags: nr_elem * elem_bytes (%d)",
+		 2 * size);
+	expect(elems_cmd(r, cdev, commit, 0, flags, 2, size, el), 2 * size, what);
+	report(bc_join(&c[0]) && bc_join(&c[1]), "both reads got the server's data");
+out:
+	close(fd);
+}
+
+/*
+ * A user-copy batch device: the element rules of user copy; a PREP of
+ * every tag after a failed one; a fetch command whose buffer group is
+ * empty ends with -ENOBUFS once a request comes, and the request waits
+ * for the next fetch command.  @s is served by its thread afterwards.
+ */
+static void check_batch_user_copy(struct bsrv *s, struct io_uring *r)
+{
+	const int prep = UBLK_U_IO_PREP_IO_CMDS;
+	struct io_uring_cqe cqe = { };
+	char el[BS_MAX_DEPTH * ELEM_MAX];
+	struct bclient c;
+	int fd, i, ret;
+
+	for (i = 0; i < 4; i++)
+		put_elem(el, i, 8, i, 0, 0);
+	put_elem(el + 64, 0, 16, 0, 0, bs_buf(s, 0));
+	expect(elems_cmd(r, s->cdev, prep, 0, UBLK_BATCH_F_HAS_BUF_ADDR, 1, 16,
+			 el + 64),
+	       -EINVAL, "PREP_IO_CMDS with HAS_BUF_ADDR on a user-copy device");
+	expect(elems_cmd(r, s->cdev, prep, 0, UBLK_BATCH_F_AUTO_BUF_REG_FALLBACK,
+			 1, 8, el),
+	       -EINVAL, "PREP_IO_CMDS with AUTO_BUF_REG_FALLBACK without AUTO_BUF_REG");
+	put_elem(el, 3, 8, 4, 0, 0);
+	expect(elems_cmd(r, s->cdev, prep, 0, 0, 4, 8, el), -EINVAL,
+	       "PREP_IO_CMDS of tags 0, 1, 2 and 4 (the depth), user copy");
+	expect(bs_prep(s, r), 0, "then a PREP_IO_CMDS of all 4 tags");
+
+	/* group 7 of @r is registered and empty */
+	prep_fetch(get_sqe(r), s->cdev, 7, -1, UD_FETCH);
+	io_uring_submit(r);
+	expect(ctrl_simple(UBLK_U_CMD_START_DEV, s->id, getpid()), 0,
+	       "START_DEV of a batch device whose slots one PREP took");
+	fd = open_bdev(s->id);
+	bc_start(&c, fd, s->seed, 5 << 20, 4096);
+	ret = wait_cqe_5s(r, &cqe);
+	expect(ret ? ret : cqe.res, -ENOBUFS,
+	       "a FETCH_IO_CMDS with an empty buffer group, once a request comes");
+	report(!ret && !(cqe.flags & IORING_CQE_F_MORE),
+	       "that CQE is its last (flags %#x)", cqe.flags);
+	/* the server's fetch command finds the request waiting */
+	bs_start(s);
+	report(bc_join(&c), "the request is served by the next FETCH_IO_CMDS, with its data");
+	close(fd);
+}
+
+/* UBLK_F_BATCH_PRIO: FETCH priorities, UPDATE_CMD_PRIO (not started) */
+static void check_batch_prio(struct io_uring *r)
+{
+	const int fp = UBLK_BATCH_F_PRIO;
+	struct __kernel_timespec ts = { .tv_nsec = 300 * 1000 * 1000 };
+	struct ublk_batch_io b = { .flags = fp, .elem_bytes = 2, .prio = 8 };
+	struct io_uring_cqe *cqe, got;
+	struct io_uring other;
+	char el[ELEM_MAX], path[64];
+	int id, fd, i, ret;
+
+	if (!(features & UBLK_F_BATCH_PRIO)) {
+		printf("ok: batch priority checks skipped: no UBLK_F_BATCH_PRIO\n");
+		return;
+	}
+	id = batch_dev(UBLK_F_BATCH_PRIO | UBLK_F_USER_COPY, 4,
+		       "ADD_DEV with BATCH_IO, BATCH_PRIO and USER_COPY");
+	if (id < 0)
+		return;
+	snprintf(path, sizeof(path), "/dev/ublkc%d", id);
+	fd = open(path, O_RDWR);
+	if (fd < 0 || io_uring_queue_init(4, &other, 0))
+		die(path);
+
+	expect(prio_cmd(r, fd, fp, 3, 0), 0,
+	       "UPDATE_CMD_PRIO with no fetch command of this ring waiting");
+	expect(fetch_once(r, fd, b, IORING_URING_CMD_MULTISHOT, true, 7),
+	       -EINVAL, "FETCH_IO_CMDS at priority 8 (UBLK_BATCH_PRIO_MAX + 1)");
+	b.prio = 7;
+	b.flags = fp | UBLK_BATCH_F_HAS_BUF_ADDR;
+	expect(fetch_once(r, fd, b, IORING_URING_CMD_MULTISHOT, true, 7),
+	       -EINVAL, "FETCH_IO_CMDS with UBLK_BATCH_F_PRIO and another flag");
+	put_elem(el, 0, 8, 0, 0, 0);
+	expect(elems_cmd(r, fd, UBLK_U_IO_PREP_IO_CMDS, 0, fp, 1, 8, el),
+	       -EINVAL, "PREP_IO_CMDS with UBLK_BATCH_F_PRIO on a BATCH_PRIO device");
+
+	/* two fetch commands that wait: priority 7, and none given */
+	prep_fetch(get_sqe(r), fd, 7, 7, UD_FETCH | 1);
+	prep_fetch(get_sqe(r), fd, 7, -1, UD_FETCH | 2);
+	io_uring_submit(r);
+	ret = io_uring_wait_cqe_timeout(r, &cqe, &ts);
+	expect(ret, -ETIME, "FETCH_IO_CMDS at priority 7 and at the default wait");
+	if (!ret)
+		io_uring_cqe_seen(r, cqe);
+
+	expect(prio_cmd(r, fd, fp, 3, 0), 2,
+	       "UPDATE_CMD_PRIO of every fetch command of the ring");
+	expect(prio_cmd(r, fd, fp, 5, UD_FETCH | 1), 1,
+	       "UPDATE_CMD_PRIO of one, by its user_data");
+	/* the count is of the commands named, moved or not */
+	expect(prio_cmd(r, fd, fp, 5, UD_FETCH | 1), 1,
+	       "UPDATE_CMD_PRIO of it to the level it has");
+	expect(prio_cmd(r, fd, fp, 5, 0xdead), 0,
+	       "UPDATE_CMD_PRIO of a user_data no fetch command has");
+	expect(prio_cmd(&other, fd, fp, 5, 0), 0,
+	       "UPDATE_CMD_PRIO from another ring");
+	expect(prio_cmd(r, fd, 0, 5, 0), -EINVAL,
+	       "UPDATE_CMD_PRIO without UBLK_BATCH_F_PRIO");
+	expect(prio_cmd(r, fd, fp | UBLK_BATCH_F_HAS_BUF_ADDR, 5, 0), -EINVAL,
+	       "UPDATE_CMD_PRIO with another flag");
+	expect(prio_cmd(r, fd, fp, 8, 0), -EINVAL, "UPDATE_CMD_PRIO to priority 8");
+	expect(batch_cmd(r, fd, UBLK_U_IO_UPDATE_CMD_PRIO,
+			 (struct ublk_batch_io){ .flags = fp, .nr_elem = 1 }, NULL),
+	       -EINVAL, "UPDATE_CMD_PRIO with nr_elem 1");
+	expect(batch_cmd(r, fd, UBLK_U_IO_UPDATE_CMD_PRIO,
+			 (struct ublk_batch_io){ .flags = fp, .elem_bytes = 2 }, NULL),
+	       -EINVAL, "UPDATE_CMD_PRIO with elem_bytes 2");
+	expect(batch_cmd(r, fd, UBLK_U_IO_UPDATE_CMD_PRIO,
+			 (struct ublk_batch_io){ .q_id = 1, .flags = fp }, NULL),
+	       -EINVAL, "UPDATE_CMD_PRIO of a queue that does not exist");
+
+	/* the server is sent away: both fetch commands end */
+	expect(ctrl_simple(UBLK_U_CMD_STOP_DEV, id, 0), 0,
+	       "STOP_DEV of the batch device, never started, two fetches waiting");
+	for (i = 0; i < 2; i++) {
+		ret = wait_cqe_5s(r, &got);
+		expect(ret ? ret : got.res, UBLK_IO_RES_ABORT,
+		       "a waiting FETCH_IO_CMDS ends with UBLK_IO_RES_ABORT");
+		report(!ret && !(got.flags & IORING_CQE_F_MORE),
+		       "as its last CQE (flags %#x)", got.flags);
+	}
+	b = (struct ublk_batch_io){ .flags = fp, .elem_bytes = 2, .prio = 1 };
+	expect(fetch_once(r, fd, b, IORING_URING_CMD_MULTISHOT, true, 7),
+	       -ENODEV, "FETCH_IO_CMDS after STOP_DEV");
+	io_uring_queue_exit(&other);
+	close(fd);
+	del_dev(id);
+}
+
+/*
+ * UBLK_F_BATCH_IO: every errno of PREP/COMMIT/FETCH_IO_CMDS and
+ * UPDATE_CMD_PRIO, on live and idle devices, while two batch devices
+ * and the healthy one keep serving; they must not notice.
+ */
+static void check_batch(void)
+{
+	struct bsrv s1, s2;
+	struct io_uring r;
+	void *empty;
+	int id1, id2;
+
+	if (!(features & UBLK_F_BATCH_IO)) {
+		printf("ok: batch checks skipped: no UBLK_F_BATCH_IO\n");
+		return;
+	}
+	check_batch_add_dev();
+	if (io_uring_queue_init(8, &r, 0))
+		die("ring");
+	empty = empty_buf_ring(&r, 7);
+	check_batch_on_per_io(&r);
+
+	id2 = batch_dev(UBLK_F_USER_COPY, 4, "ADD_DEV with BATCH_IO and USER_COPY");
+	id1 = batch_dev(0, 4, "ADD_DEV with BATCH_IO");
+	if (id1 < 0 || id2 < 0)
+		die("ADD_DEV");
+	bs_open(&s2, id2);
+	check_batch_user_copy(&s2, &r);
+
+	bs_open(&s1, id1);
+	check_batch_prep(&s1, &r);
+	check_batch_fetch(&s1, &r);
+	check_batch_other_cmds(&s1, &r);
+	bs_start(&s1);
+	expect(ctrl_simple(UBLK_U_CMD_START_DEV, id1, getpid()), 0,
+	       "START_DEV of the batch device after all those");
+	batch_reads(&s1, 8, "the batch device");
+	check_batch_commit(&s1, &r);
+	check_batch_commit(&s2, &r);
+	batch_reads(&s1, 16, "the batch device after the bad commands");
+	batch_reads(&s2, 16, "the other batch device (user copy)");
+	batch_stop(&s1);
+	batch_stop(&s2);
+
+	check_batch_prio(&r);
+	io_uring_queue_exit(&r);
+	munmap(empty, 4096);
+}
+
 /* ---- unprivileged ---- */
 
 static int pipe_up[2], pipe_down[2];
@@ -2217,6 +3374,7 @@ int main(int argc, char **argv)
 	check_user_copy();
 	check_zero_copy();
 	check_auto_buf_reg();
+	check_batch();
 	check_zoned();
 	check_unprivileged(healthy);
 	del_dev(id);

@@ -11,6 +11,9 @@
  * served by a small null server in this program, runs I/O the whole
  * time; it must not notice anything.
  *
+ * "badcmd prio" instead runs the fetch priority test of
+ * UBLK_F_BATCH_PRIO (check_prio_order()).
+ *
  * Prints one "ok"/"FAIL" line per check and exits 0, 1 (a check
  * failed) or 4 (skip: the driver predates these checks).
  */
@@ -2944,6 +2947,151 @@ static void check_batch(void)
 	munmap(empty, 4096);
 }
 
+/* ---- fetch priorities, deterministically ("badcmd prio") ---- */
+
+/*
+ * @n reads of 4k, one at a time, at @base + 12k steps, served by @s from
+ * this thread while each waits: how many did not get the pattern.
+ */
+static int prio_reads(struct bsrv *s, int fd, int n, __u64 base)
+{
+	struct bclient c;
+	int i, bad = 0;
+
+	for (i = 0; i < n; i++) {
+		struct timespec t0, t;
+
+		bc_start(&c, fd, s->seed, base + (__u64)i * 12288, 4096);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		while (!atomic_load(&c.done)) {
+			bs_poll(s, 10);
+			clock_gettime(CLOCK_MONOTONIC, &t);
+			if (t.tv_sec - t0.tv_sec > 10) {
+				report(false, "read %d of /dev/ublkb%d not served within 10 s",
+				       i, s->id);
+				exit(1);
+			}
+		}
+		pthread_join(c.thread, NULL);
+		bad += !c.data_ok;
+	}
+	return bad;
+}
+
+static void prio_zero(struct bsrv *s)
+{
+	int i;
+
+	for (i = 0; i < s->nr_fetch; i++) {
+		s->f[i].tags = 0;
+		s->f[i].cqes = 0;
+	}
+}
+
+/*
+ * One queue of depth 8, served from this thread by one ring holding two
+ * fetch commands: A at priority 6 (buffer group 1) and B at priority 2
+ * (group 2).  Requests come one at a time, so each is one delivery:
+ *
+ *   1. all of them go to A, the higher level;
+ *   2. UPDATE_CMD_PRIO moves A (named by its user_data) to level 1: now
+ *      all go to B;
+ *   3. B stops giving its buffers back: it takes BS_NR_BUFS requests,
+ *      ends with -ENOBUFS at the next one, and that one and all after
+ *      it go to A.
+ *
+ * Every read checks its data.  Exit 0, 1 (a check failed) or 4 (skip).
+ */
+static int check_prio_order(void)
+{
+	const int n = 16, extra = 8;
+	struct bfetch *a, *b;
+	struct ublksrv_ctrl_dev_info info;
+	struct ublk_params p;
+	struct bsrv s;
+	int id, fd, bad;
+
+	if (!(features & UBLK_F_BATCH_IO) || !(features & UBLK_F_BATCH_PRIO)) {
+		printf("SKIP: the driver does not report BATCH_IO and BATCH_PRIO (features %#llx)\n",
+		       (unsigned long long)features);
+		return KSFT_SKIP;
+	}
+	id = add_dev(UBLK_F_BATCH_IO | UBLK_F_BATCH_PRIO |
+		     UBLK_F_NO_AUTO_PART_SCAN, 1, 8, &info);
+	if (id < 0)
+		die("ADD_DEV");
+	report((info.flags & (UBLK_F_BATCH_IO | UBLK_F_BATCH_PRIO)) ==
+	       (UBLK_F_BATCH_IO | UBLK_F_BATCH_PRIO),
+	       "ADD_DEV with BATCH_IO and BATCH_PRIO, 1 queue of depth 8 (flags %#llx)",
+	       (unsigned long long)info.flags);
+	basic_params(&p, 1 << 20);
+	if (set_params(id, &p))
+		die("SET_PARAMS");
+	bs_open(&s, id);
+	a = &s.f[0];
+	b = &s.f[1];
+	expect(bs_prep(&s, &s.ring), 0, "PREP_IO_CMDS of all 8 tags");
+	bs_fetch(&s, 0, 6);
+	bs_fetch(&s, 1, 2);
+	expect(ctrl_simple(UBLK_U_CMD_START_DEV, id, getpid()), 0,
+	       "START_DEV with fetch commands at priorities 6 (A) and 2 (B)");
+	fd = open_bdev(id);
+
+	bad = prio_reads(&s, fd, n, 0);
+	report(!bad, "phase 1: %d reads, one at a time, %d with the server's data",
+	       n, n - bad);
+	printf("phase 1: A (prio 6): %ld tags in %ld CQEs, B (prio 2): %ld tags in %ld CQEs\n",
+	       a->tags, a->cqes, b->tags, b->cqes);
+	report(a->tags == n && !b->tags,
+	       "phase 1: every request goes to A, the higher priority");
+
+	prio_zero(&s);
+	prep_batch(get_sqe(&s.ring), s.cdev, UBLK_U_IO_UPDATE_CMD_PRIO,
+		   &(struct ublk_batch_io){ .flags = UBLK_BATCH_F_PRIO, .prio = 1,
+					    .reserved2 = a->ud },
+		   NULL, UD_UPDATE);
+	io_uring_submit(&s.ring);
+	while (!s.update_done && bs_poll(&s, 5000))
+		;
+	expect(s.update_done ? s.update_res : -ETIME, 1,
+	       "UPDATE_CMD_PRIO of A (by its user_data) to priority 1");
+	bad = prio_reads(&s, fd, n, 64 << 20);
+	report(!bad, "phase 2: %d reads, %d with the server's data", n, n - bad);
+	printf("phase 2: A (prio 1): %ld tags in %ld CQEs, B (prio 2): %ld tags in %ld CQEs\n",
+	       a->tags, a->cqes, b->tags, b->cqes);
+	report(b->tags == n && !a->tags,
+	       "phase 2: every request goes to B, now the higher priority");
+
+	prio_zero(&s);
+	b->recycle = false;
+	bad = prio_reads(&s, fd, BS_NR_BUFS + extra, 128 << 20);
+	report(!bad, "phase 3: %d reads, %d with the server's data",
+	       BS_NR_BUFS + extra, BS_NR_BUFS + extra - bad);
+	printf("phase 3: A (prio 1): %ld tags in %ld CQEs, B (prio 2, no recycling): %ld in %ld\n",
+	       a->tags, a->cqes, b->tags, b->cqes);
+	report(b->tags == BS_NR_BUFS && b->cqes == BS_NR_BUFS,
+	       "phase 3: B takes one request per buffer, %d", BS_NR_BUFS);
+	expect(b->live ? 0 : b->final_res, -ENOBUFS,
+	       "phase 3: then B ends, its buffer group empty");
+	report(a->tags == extra,
+	       "phase 3: the request B could not take and all after it go to A (%d)",
+	       extra);
+	report(a->live, "A still waits");
+
+	expect(ctrl_simple(UBLK_U_CMD_STOP_DEV, id, 0), 0, "STOP_DEV");
+	while (a->live && bs_poll(&s, 5000))
+		;
+	expect(a->live ? -ETIME : a->final_res, UBLK_IO_RES_ABORT,
+	       "A ends with UBLK_IO_RES_ABORT");
+	report(!s.errors, "%ld requests served, %ld bad deliveries or commits",
+	       s.served, s.errors);
+	close(fd);
+	bs_close(&s);
+	del_dev(id);
+	printf("badcmd prio: %d failure(s)\n", failures);
+	return failures ? 1 : 0;
+}
+
 /* ---- unprivileged ---- */
 
 static int pipe_up[2], pipe_down[2];
@@ -3324,6 +3472,8 @@ int main(int argc, char **argv)
 		die("GET_FEATURES");
 	if (argc > 1 && !strcmp(argv[1], "timeout"))
 		return check_unpriv_timeout();
+	if (argc > 1 && !strcmp(argv[1], "prio"))
+		return check_prio_order();
 	/*
 	 * The errnos checked here are Documentation/block/ublk.rst's.
 	 * Drivers without USER_RECOVERY_FAIL_IO (6.12's) accept much of

@@ -156,7 +156,8 @@
  * commands of the calling ring waiting on queue q_id.  struct
  * ublk_batch_io: flags must be UBLK_BATCH_F_PRIO, prio the new level,
  * nr_elem and elem_bytes 0; reserved2 is the user_data of the one fetch
- * command to change, or 0 for all of them.  Returns how many changed.
+ * command to change, or 0 for all of them.  Returns how many it found
+ * (moved, or at that level already); -EOPNOTSUPP without the feature.
  */
 #define UBLK_U_IO_UPDATE_CMD_PRIO	\
 	_IOWR('u', 0xff, struct ublk_batch_io)

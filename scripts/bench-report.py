@@ -12,7 +12,8 @@ with open(outdir + "/raw.csv") as f:
         key = (label, target, mode, rw, bs, int(qd), int(jobs))
         runs.setdefault(key, []).append(float(iops))
 med = {k: statistics.median(v) for k, v in runs.items()}
-all_modes = ("copy", "get_data", "user_copy", "zero_copy", "auto_zc")
+all_modes = ("copy", "get_data", "user_copy", "zero_copy", "auto_zc", "batch",
+             "batch_auto_zc")
 modes = [m for m in all_modes if any(k[2] == m for k in med)]
 
 
@@ -90,7 +91,9 @@ md.append("Median IOPS of %s of %s s fio runs (io_uring, O_DIRECT, 1 s ramp); "
           "loop target on a tmpfs file; modes: copy (the driver copies to the "
           "server's buffers), get_data (NEED_GET_DATA), user_copy "
           "(USER_COPY: kublk copies with pread/pwrite), zero_copy (-z: "
-          "REGISTER/UNREGISTER_IO_BUF), auto_zc (AUTO_BUF_REG); the null "
+          "REGISTER/UNREGISTER_IO_BUF), auto_zc (AUTO_BUF_REG), batch "
+          "(BATCH_IO: multishot fetch, one commit per queue and pass; copy), "
+          "batch_auto_zc (BATCH_IO with AUTO_BUF_REG); the null "
           "target has no backing I/O.  Clock: %s.  Guest CPU model: %s.  "
           "%s, guest kernel %s on %s host CPUs, host load average %s at the "
           "start." % (rounds, secs, how, cpu, date, release, ncpu, load))
@@ -105,6 +108,17 @@ for w in workloads:
 if zc:
     md.append("")
     md.append("Loop target, ours, zero copy against copy: " + "; ".join(zc) + ".")
+# what batch delivery buys: ours, batch against ours per-io, same data mode
+bt = []
+for w in workloads:
+    for b, p in (("batch", "copy"), ("batch_auto_zc", "auto_zc")):
+        x, y = get("ours", b, w), get("ours", p, w)
+        if x and y:
+            bt.append("%s %s %s QD%d%s %s/%s %.2f" % (
+                w[1], w[0], w[2], w[3], " 2 jobs" if w[4] > 1 else "", b, p, x / y))
+if bt:
+    md.append("")
+    md.append("Ours, batch against per-io: " + "; ".join(bt) + ".")
 if rc != "0":
     md.append("")
     md.append("INCOMPLETE: the guest run failed (exit %s) after %d of %s runs."
@@ -125,7 +139,8 @@ labels = ["%s %s\n%s QD%d%s" % (w[0], w[2], w[1], w[3],
           for w in workloads]
 xs = range(len(workloads))
 fig, ax = plt.subplots(1, 1, figsize=(16, 6))
-colors = ["#9ecae1", "#4292c6", "#08519c", "#f16913", "#a63603"]
+colors = ["#9ecae1", "#4292c6", "#08519c", "#f16913", "#a63603", "#74c476",
+          "#006d2c"]
 width = 0.8 / len(modes)
 for i, m in enumerate(modes):
     ys = []

@@ -48,15 +48,19 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 kublk=$top/tools/testing/selftests/ublk/kublk
 # rw, QD, jobs, block size
-workloads=("randread 1 1 4k" "randread 1 2 4k" "randread 128 1 4k" "randread 128 2 4k"
-	   "randwrite 1 1 4k" "randwrite 1 2 4k" "randwrite 128 1 4k" "randwrite 128 2 4k"
+workloads=("randread 1 1 4k" "randread 1 2 4k" "randread 32 1 4k" "randread 128 1 4k"
+	   "randread 128 2 4k"
+	   "randwrite 1 1 4k" "randwrite 1 2 4k" "randwrite 32 1 4k" "randwrite 128 1 4k"
+	   "randwrite 128 2 4k"
 	   "randread 128 1 64k" "randwrite 128 1 64k"
 	   "randread 128 1 512k" "randwrite 128 1 512k")
 loop_workloads=("randread 16 1 128k" "randwrite 16 1 128k"
 		"randread 16 1 512k" "randwrite 16 1 512k")
-# data modes of kublk: name, the GET_FEATURES bit it needs, kublk option
+# data modes of kublk: name, the GET_FEATURES bits it needs (+ between
+# them), kublk options
 modes=("copy - -" "get_data NEED_GET_DATA -g" "user_copy USER_COPY -u"
-       "zero_copy SUPPORT_ZERO_COPY -z" "auto_zc AUTO_BUF_REG --auto_zc")
+       "zero_copy SUPPORT_ZERO_COPY -z" "auto_zc AUTO_BUF_REG --auto_zc"
+       "batch BATCH_IO -b" "batch_auto_zc BATCH_IO+AUTO_BUF_REG -b --auto_zc")
 # the modes measured on the loop target
 loop_modes="copy user_copy zero_copy auto_zc"
 loop_size=256M
@@ -100,8 +104,8 @@ run_matrix() {
 # ublk_round LABEL ROUND: one round on the loaded ublk_drv, in each data
 # mode it reports (GET_FEATURES); a reported mode that fails is an error
 ublk_round() {
-	local label=$1 round=$2 feats m name bit opt id
-	local args
+	local label=$1 round=$2 feats m name bit opt id b missing
+	local args o
 
 	feats=$("$kublk" features)
 	if [ "$round" = 1 ]; then
@@ -113,20 +117,24 @@ ublk_round() {
 		if [ -n "${BENCH_ONLY:-}" ] && ! grep -qw "$name" <<<"$BENCH_ONLY"; then
 			continue
 		fi
-		if [ "$bit" != - ] && ! grep -qw "$bit" <<<"$feats"; then
+		missing=
+		for b in ${bit//+/ }; do
+			[ "$b" != - ] && ! grep -qw "$b" <<<"$feats" && missing=$b
+		done
+		if [ -n "$missing" ]; then
 			if [ "$round" = 1 ]; then
-				echo "  $label: $bit not reported, no $name runs"
+				echo "  $label: $missing not reported, no $name runs"
 			fi
 			continue
 		fi
-		args=(add -t null -q 2 -d 128 -s 1G)
-		[ "$opt" != - ] && args+=("$opt")
+		o=()
+		[ "$opt" != - ] && read -ra o <<<"$opt"
+		args=(add -t null -q 2 -d 128 -s 1G "${o[@]}")
 		id=$("$kublk" "${args[@]}")
 		run_matrix "$label" null "$name" "/dev/ublkb$id" "$round" "${workloads[@]}"
 		"$kublk" del -n "$id"
 		grep -qw "$name" <<<"$loop_modes" || continue
-		args=(add -t loop -q 2 -d 128)
-		[ "$opt" != - ] && args+=("$opt")
+		args=(add -t loop -q 2 -d 128 "${o[@]}")
 		id=$("$kublk" "${args[@]}" /tmp/bench-loop.img)
 		run_matrix "$label" loop "$name" "/dev/ublkb$id" "$round" "${loop_workloads[@]}"
 		"$kublk" del -n "$id"

@@ -276,8 +276,7 @@ static void ublk_batch_queue_rqs(struct rq_list *rqlist)
 	while ((rq = rq_list_pop(rqlist))) {
 		struct ublk_queue *ubq = ublk_rq_queue(rq);
 
-		if (unlikely(READ_ONCE(ubq->nosrv) ||
-			     ublk_setup_iod(ubq, rq) != BLK_STS_OK)) {
+		if (unlikely(!ublk_start_rq(ubq, rq))) {
 			rq_list_add_tail(&rest, rq);
 			continue;
 		}
@@ -286,9 +285,6 @@ static void ublk_batch_queue_rqs(struct rq_list *rqlist)
 			n = 0;
 		}
 		cur = ubq;
-		blk_mq_start_request(rq);
-		trace_ublk_rq_queued(ubq, rq);
-		WRITE_ONCE(ubq->ios[rq->tag].req, rq);
 		tags[n++] = rq->tag;
 	}
 	if (n)

@@ -268,6 +268,23 @@ static blk_status_t ublk_queue_rq(struct blk_mq_hw_ctx *hctx,
 }
 
 /*
+ * Describe @rq in its slot and start it, for a ->queue_rqs() batch:
+ * false if its queue cannot take it now (no server, or a descriptor
+ * error), and the caller hands it back to blk-mq.  The slot is ACTIVE
+ * and its tag was free, so nobody else writes its @req.
+ */
+bool ublk_start_rq(struct ublk_queue *ubq, struct request *rq)
+{
+	if (unlikely(READ_ONCE(ubq->nosrv) ||
+		     ublk_setup_iod(ubq, rq) != BLK_STS_OK))
+		return false;
+	blk_mq_start_request(rq);
+	trace_ublk_rq_queued(ubq, rq);
+	WRITE_ONCE(ubq->ios[rq->tag].req, rq);
+	return true;
+}
+
+/*
  * A plugged batch: deliver it with one task work per run of requests
  * whose slots the same task serves.  Requests this cannot take (no
  * server, or a descriptor error) go back to blk-mq, which hands them to
@@ -283,8 +300,7 @@ static void ublk_queue_rqs(struct rq_list *rqlist)
 		struct ublk_queue *ubq = ublk_rq_queue(rq);
 		struct ublk_io *io = &ubq->ios[rq->tag];
 
-		if (unlikely(READ_ONCE(ubq->nosrv) ||
-			     ublk_setup_iod(ubq, rq) != BLK_STS_OK)) {
+		if (unlikely(!ublk_start_rq(ubq, rq))) {
 			rq_list_add_tail(&rest, rq);
 			continue;
 		}
@@ -296,10 +312,6 @@ static void ublk_queue_rqs(struct rq_list *rqlist)
 		}
 		if (!batch_io)
 			batch_io = io;
-
-		blk_mq_start_request(rq);
-		trace_ublk_rq_queued(ubq, rq);
-		WRITE_ONCE(io->req, rq);
 		rq_list_add_tail(&batch, rq);
 	}
 	if (batch_io)

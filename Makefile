@@ -15,6 +15,8 @@
 #                         run a verified fio job on it
 #   make shell            an interactive guest (FLAVOUR=test|debug)
 #   make deb              ublk-drv-dkms_<version>_all.deb, our module for dkms
+#   make deb-check        build it, dkms-build it in private trees against
+#                         Debian's 6.12 headers, boot that kernel with it
 #   make bench            fio IOPS: null_blk, stock and our ublk_drv (README)
 #   make profile          perf profile of stock and our driver side by side
 #   make kernel           build the test and debug guest kernels
@@ -41,12 +43,12 @@ MODBUILD := $(MODSRC)
 endif
 
 .PHONY: all module module-path kernel check check-distro stress run shell bench profile selftests \
-	selftests-prep headers deb clean help
+	selftests-prep headers deb deb-check clean help
 
 all: module
 
 help:
-	@sed -n '3,24s/^# \{0,1\}//p' $(TOP)/Makefile
+	@sed -n '3,26s/^# \{0,1\}//p' $(TOP)/Makefile
 
 module:
 	@test -f $(MODSRC)/Makefile || \
@@ -113,6 +115,11 @@ DEB_OUT ?= $(TOP)
 deb:
 	@$(TOP)/scripts/deps.sh deb
 	@$(TOP)/scripts/deb.sh -o $(DEB_OUT)
+
+# The package under dkms in private trees, then on Debian's kernel in a
+# guest (scripts/deb-test.sh); logs in $(UBLK_CACHE)/deb-check/<date>/.
+deb-check:
+	$(TOP)/scripts/deb-test.sh
 
 # The kill loops of "make check" (5 cycles each there), longer: through
 # check.sh on the debug kernel, with the per-test time limit raised to

@@ -14,6 +14,9 @@
 #   make run              boot a guest, serve a ublk device with kublk and
 #                         run a verified fio job on it
 #   make shell            an interactive guest (FLAVOUR=test|debug)
+#   make deb              ublk-drv-dkms_<version>_all.deb, our module for dkms
+#   make deb-check        build it, dkms-build it in private trees against
+#                         Debian's 6.12 headers, boot that kernel with it
 #   make bench            fio IOPS: null_blk, stock and our ublk_drv (README)
 #   make profile          perf profile of stock and our driver side by side
 #   make kernel           build the test and debug guest kernels
@@ -40,12 +43,12 @@ MODBUILD := $(MODSRC)
 endif
 
 .PHONY: all module module-path kernel check check-distro stress run shell bench profile selftests \
-	selftests-prep headers clean help
+	selftests-prep headers deb deb-check clean help
 
 all: module
 
 help:
-	@sed -n '3,23s/^# \{0,1\}//p' $(TOP)/Makefile
+	@sed -n '3,26s/^# \{0,1\}//p' $(TOP)/Makefile
 
 module:
 	@test -f $(MODSRC)/Makefile || \
@@ -106,6 +109,18 @@ check-distro: selftests
 	$(TOP)/scripts/tap-summary.sh $$logs/kselftest.tap && \
 		test "$$(cat $$logs/suite.rc)" = 0
 
+# The DKMS package (scripts/deb.sh, packaging/): into DEB_OUT, by default
+# the checkout's top; its version is UBLK_DRV_VERSION in main.c.
+DEB_OUT ?= $(TOP)
+deb:
+	@$(TOP)/scripts/deps.sh deb
+	@$(TOP)/scripts/deb.sh -o $(DEB_OUT)
+
+# The package under dkms in private trees, then on Debian's kernel in a
+# guest (scripts/deb-test.sh); logs in $(UBLK_CACHE)/deb-check/<date>/.
+deb-check:
+	$(TOP)/scripts/deb-test.sh
+
 # The kill loops of "make check" (5 cycles each there), longer: through
 # check.sh on the debug kernel, with the per-test time limit raised to
 # fit (about 10 s a cycle under emulation, doubled).
@@ -135,3 +150,4 @@ clean:
 		$(MODSRC)/.*.cmd $(MODSRC)/modules.order $(MODSRC)/Module.symvers
 	-$(MAKE) -C $(TOP)/tools/testing/selftests/ublk clean 2>/dev/null
 	rm -rf $(TOP)/usr
+	rm -f $(TOP)/ublk-drv-dkms_*.deb

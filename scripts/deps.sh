@@ -7,6 +7,7 @@
 #
 # usage: scripts/deps.sh [group...]     groups: kernel vm tests all (default)
 #                                       distro (for vm.sh -k distro; not in all)
+#                                       deb (make deb, make deb-check; not in all)
 
 set -euo pipefail
 
@@ -14,6 +15,9 @@ kernel_pkgs=(linux-source-6.12 build-essential flex bison bc cpio kmod
 	     libelf-dev libssl-dev rsync xz-utils sparse perl python3)
 vm_pkgs=(qemu-system-x86 qemu-utils)
 distro_pkgs=(busybox-static cpio kmod xz-utils)
+# dpkg-dev's dpkg-buildpackage, debhelper and dh-dkms's dh_dkms build the
+# package; dkms builds it in deb-test.sh (and on the user's machine)
+deb_pkgs=(dpkg-dev debhelper dh-dkms dkms kmod xz-utils)
 tests_pkgs=(fio liburing-dev e2fsprogs util-linux shellcheck
 	    python3-matplotlib)
 
@@ -26,6 +30,7 @@ for g in "${groups[@]}"; do
 	vm) want+=("${vm_pkgs[@]}") ;;
 	tests) want+=("${tests_pkgs[@]}") ;;
 	distro) want+=("${distro_pkgs[@]}") ;;
+	deb) want+=("${deb_pkgs[@]}") ;;
 	all) want+=("${kernel_pkgs[@]}" "${vm_pkgs[@]}" "${tests_pkgs[@]}") ;;
 	*) echo "deps.sh: unknown group '$g'" >&2; exit 2 ;;
 	esac

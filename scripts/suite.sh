@@ -14,6 +14,9 @@
 #   -t SECONDS   time limit of each guest (default 4800)
 #   -e VAR=VALUE environment for the tests (repeatable)
 #   --ko PATH    our ublk_drv.ko, built for the kernel (default: built here)
+#   --no-times   do not record this run's times in $UBLK_CACHE/check/test-times
+#                (a run on another kernel, whose times would mislead the
+#                dealing of the next debug-kernel run)
 # Tests default to every test_*.sh of tools/testing/selftests/ublk.
 #
 # The tests are dealt to the shards by their last measured time, longest
@@ -48,6 +51,7 @@ out=
 shards=${CHECK_SHARDS:-}
 timeout=4800
 ko=
+record_times=1
 envs=()
 
 die() { echo "suite.sh: $*" >&2; exit 2; }
@@ -61,6 +65,7 @@ while [ $# -gt 0 ]; do
 	-t) timeout=$2; shift 2 ;;
 	-e) envs+=(-e "$2"); shift 2 ;;
 	--ko) ko=$2; shift 2 ;;
+	--no-times) record_times=0; shift ;;
 	--) shift; break ;;
 	-*) die "unknown option $1" ;;
 	*) break ;;
@@ -231,12 +236,14 @@ echo "# slowest:"
 sort -k2,2nr "$out/times" | head -n 10 | awk '{ printf "#   %-24s %5ds  %s (%s)\n", $1, $2, $3, $4 }'
 
 # what the next run deals by: these times, and the older ones for the rest
-mkdir -p "$cache/check"
-{
-	awk '$3 != "skip" { print $1, $2 }' "$out/times"
-	for t in "${!secs[@]}"; do
-		grep -q "^$t " "$out/times" || echo "$t ${secs[$t]}"
-	done
-} | sort > "$cache/check/test-times.new" && mv "$cache/check/test-times.new" "$cache/check/test-times"
+if [ "$record_times" = 1 ]; then
+	mkdir -p "$cache/check"
+	{
+		awk '$3 != "skip" { print $1, $2 }' "$out/times"
+		for t in "${!secs[@]}"; do
+			grep -q "^$t " "$out/times" || echo "$t ${secs[$t]}"
+		done
+	} | sort > "$cache/check/test-times.new" && mv "$cache/check/test-times.new" "$cache/check/test-times"
+fi
 echo "$wall" > "$out/wall"
 exit "$failed"

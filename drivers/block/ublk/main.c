@@ -11,6 +11,8 @@
  * open file through the cdev.  Its id stays taken in ublk_idr until the
  * last one goes, so an id never names two devices at once.
  */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
 #include <linux/capability.h>
 #include <linux/cred.h>
 #include <linux/idr.h>
@@ -21,6 +23,31 @@
 #include <linux/vmalloc.h>
 
 #include "ublk.h"
+
+/*
+ * This driver's version, for modinfo and the load message; the DKMS
+ * package (scripts/deb.sh) takes its version from here too.
+ */
+#define UBLK_DRV_VERSION	"0.1.0"
+
+/*
+ * What tells this ublk_drv from the kernel's own, which has the same name
+ * and description: the version, the "flavour" in modinfo and the load
+ * message, both with the optional features the build found in the kernel
+ * it was built against (zero copy: io_uring kernel buffers; batch:
+ * multishot uring_cmd).
+ */
+#ifdef UBLK_HAVE_KBUF
+#define UBLK_BUILD_ZC		"yes"
+#else
+#define UBLK_BUILD_ZC		"no"
+#endif
+#ifdef UBLK_HAVE_MSHOT
+#define UBLK_BUILD_BATCH	"yes"
+#else
+#define UBLK_BUILD_BATCH	"no"
+#endif
+#define UBLK_BUILD_FEATURES	"zero_copy=" UBLK_BUILD_ZC " batch=" UBLK_BUILD_BATCH
 
 /* serializes ADD_DEV and DEL_DEV; protects ublks_added */
 static DEFINE_MUTEX(ublk_ctl_mutex);
@@ -421,6 +448,7 @@ static int __init ublk_init(void)
 	ret = misc_register(&ublk_misc);
 	if (ret)
 		goto out_class;
+	pr_info("reworked driver %s: %s\n", UBLK_DRV_VERSION, UBLK_BUILD_FEATURES);
 	return 0;
 
 out_class:
@@ -476,3 +504,5 @@ MODULE_PARM_DESC(ublks_max, "how many unprivileged ublk devices may exist (defau
 
 MODULE_DESCRIPTION("Userspace block device");
 MODULE_LICENSE("GPL");
+MODULE_VERSION(UBLK_DRV_VERSION);
+MODULE_INFO(flavour, "reworked " UBLK_BUILD_FEATURES);

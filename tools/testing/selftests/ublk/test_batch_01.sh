@@ -8,6 +8,7 @@
 # and with four; a null device at QD1 and QD128 completes every request
 # fio issues (the disk counts them all).  "kublk list" says io=batch, and
 # the combinations batch mode cannot serve are refused with one line.
+# At QD128 fetch CQEs carry more than one tag on average.
 
 . "$(dirname "$0")"/test_common.sh
 _prep_test
@@ -58,6 +59,22 @@ for q in 1 4; do
 	_del_dev "$id"
 	_log "null, $q queue(s): every request at QD1 and QD128 completed"
 done
+
+# batches form: at QD128 one fetch CQE carries more than one tag on
+# average (the server logs its count when it exits)
+_add_dev -t null -b -q 1 -s 256M
+id=$DEV_ID
+_fio null-qd128 --filename="/dev/ublkb$id" --rw=randread --bs=4k \
+	--iodepth=128 --iodepth_batch_submit=32 --size=8M --io_size=8M
+_del_dev "$id"
+line=$(grep "batch: [0-9]* requests in [0-9]* fetch CQEs" "$KUBLK_LOG" | tail -n 1)
+[[ "$line" =~ batch:\ ([0-9]+)\ requests\ in\ ([0-9]+)\ fetch ]] ||
+	_fail "no batch count in the server log"
+reqs=${BASH_REMATCH[1]} cqes=${BASH_REMATCH[2]}
+if [ "$cqes" = 0 ] || [ "$reqs" -le "$cqes" ]; then
+	_fail "QD128: $reqs requests in $cqes fetch CQEs, no batching"
+fi
+_log "QD128: $reqs requests in $cqes fetch CQEs ($((reqs * 100 / cqes / 100)).$((reqs * 100 / cqes % 100)) per CQE)"
 
 must_refuse -t null -b -g
 must_refuse -t null -b --per_io_tasks

@@ -18,7 +18,7 @@ distro_pkgs=(busybox-static cpio kmod xz-utils)
 # dpkg-dev's dpkg-buildpackage, debhelper and dh-dkms's dh_dkms build the
 # package; dkms builds it in deb-test.sh (and on the user's machine)
 deb_pkgs=(dpkg-dev debhelper dh-dkms dkms kmod xz-utils)
-tests_pkgs=(fio liburing-dev e2fsprogs util-linux shellcheck
+tests_pkgs=(fio liburing-dev e2fsprogs util-linux shellcheck bpftrace
 	    python3-matplotlib)
 
 want=()

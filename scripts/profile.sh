@@ -11,7 +11,8 @@
 # and fio alike: the request's whole path), and keeps both reports.
 #
 # usage: scripts/profile.sh [-m MODE] [-w WORKLOAD] [-t SECONDS] [-n TOP] [-o DIR]
-#   -m MODE      copy (default), get_data, user_copy, zero_copy, auto_zc
+#   -m MODE      copy (default), get_data, user_copy, zero_copy, auto_zc,
+#                batch (BATCH_IO, copy)
 #                (modes stock lacks profile ours only)
 #   -w WORKLOAD  "rw QD jobs bs" (default "randread 1 1 4k")
 #   -t SECONDS   fio runtime, after 1 s ramp (default 3)
@@ -33,6 +34,7 @@ mode_opt() {
 	user_copy) echo "-u USER_COPY" ;;
 	zero_copy) echo "-z SUPPORT_ZERO_COPY" ;;
 	auto_zc) echo "--auto_zc AUTO_BUF_REG" ;;
+	batch) echo "-b BATCH_IO" ;;
 	*) return 1 ;;
 	esac
 }

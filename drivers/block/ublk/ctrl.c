@@ -30,7 +30,8 @@ static int ublk_ctrl_get_features(struct ublk_device *ub,
 				  struct ublksrv_ctrl_cmd *h)
 {
 	void __user *argp = ublk_ctrl_buf(h, UBLK_FEATURES_LEN);
-	u64 features = UBLK_F_SUPPORTED;
+	/* mainline's bits only: see UBLK_F_EXTENSIONS */
+	u64 features = UBLK_F_SUPPORTED & ~UBLK_F_EXTENSIONS;
 
 	if (!argp)
 		return -EINVAL;

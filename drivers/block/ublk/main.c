@@ -500,6 +500,11 @@ static const struct kernel_param_ops ublks_max_ops = {
 };
 
 module_param_cb(ublks_max, &ublks_max_ops, &ublks_max, 0644);
+
+/* what GET_FEATURES leaves out: this driver's own features */
+static unsigned long long ext_features = UBLK_F_EXTENSIONS;
+module_param(ext_features, ullong, 0444);
+MODULE_PARM_DESC(ext_features, "this driver's own UBLK_F_* features, not reported by GET_FEATURES (read-only)");
 MODULE_PARM_DESC(ublks_max, "how many unprivileged ublk devices may exist (default 64)");
 
 MODULE_DESCRIPTION("Userspace block device");

@@ -114,6 +114,16 @@
 				 UBLK_F_ZC_ALL |			\
 				 UBLK_F_BATCH_ALL)
 
+/*
+ * This driver's own features (bits from 63 down, see ublk_cmd.h).  They
+ * are not in GET_FEATURES, which lists mainline's features only, so that
+ * a mainline server (and mainline's own check that it knows every
+ * reported bit) sees exactly mainline's set.  ADD_DEV grants them to a
+ * server that asks, like any feature, and the read-only module parameter
+ * ext_features lists them.
+ */
+#define UBLK_F_EXTENSIONS	(UBLK_F_SUPPORTED & UBLK_F_BATCH_PRIO)
+
 /* UBLK_F_IO_DESC_SIZE: the sizes a server may choose for a descriptor */
 #define UBLK_IO_DESC_SIZE_MIN	sizeof(struct ublksrv_io_desc)
 #define UBLK_IO_DESC_SIZE_MAX	256

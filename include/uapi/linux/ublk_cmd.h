@@ -150,7 +150,10 @@
  * Not mainline's: this driver's own extensions take I/O command numbers
  * from 0xff down (mainline allocates upwards from 0x20) and feature bits
  * from 63 down (mainline allocates upwards from 0), so that the two can
- * never meet.  A server that never sets them sees mainline's behaviour.
+ * never meet.  A server that never sets them sees mainline's behaviour:
+ * UBLK_U_CMD_GET_FEATURES reports mainline's bits only; ADD_DEV grants
+ * ours to a server that asks for them, and the driver lists them in
+ * /sys/module/ublk_drv/parameters/ext_features.
  *
  * UBLK_F_BATCH_PRIO, UPDATE_CMD_PRIO: change the priority of FETCH_IO_CMDS
  * commands of the calling ring waiting on queue q_id.  struct

@@ -546,6 +546,20 @@ static void server_stop(struct server *s)
 
 /* ---- the checks ---- */
 
+/* the driver's own features, which GET_FEATURES leaves out */
+static unsigned long long ext_features(void)
+{
+	unsigned long long ext = 0;
+	FILE *f = fopen("/sys/module/ublk_drv/parameters/ext_features", "r");
+
+	if (f) {
+		if (fscanf(f, "%llu", &ext) != 1)
+			ext = 0;
+		fclose(f);
+	}
+	return ext;
+}
+
 static void check_features(void)
 {
 	__u64 f = 0;
@@ -566,7 +580,10 @@ static void check_features(void)
 	       "features %#llx include %#llx", (unsigned long long)f,
 	       (unsigned long long)F_EXPECTED);
 	report(!(f & F_NOT_YET), "features report nothing unimplemented");
-	report(!(f & ~(((1ULL << 21) - 1) | F_OURS)), "features are all defined bits");
+	report(!(f & ~((1ULL << 21) - 1)), "GET_FEATURES reports mainline's bits only (%#llx)",
+	       (unsigned long long)f);
+	report(!(ext_features() & ~F_OURS), "ext_features lists our own bits only (%#llx)",
+	       ext_features());
 }
 
 static void check_ctrl_opcodes(void)
@@ -3467,6 +3484,7 @@ int main(int argc, char **argv)
 	if (ctrl(&(struct ctrl){ .op = UBLK_U_CMD_GET_FEATURES, .queue_id = -1,
 				.len = 8, .addr = (__u64)(uintptr_t)&features }))
 		die("GET_FEATURES");
+	features |= ext_features();
 	if (argc > 1 && !strcmp(argv[1], "timeout"))
 		return check_unpriv_timeout();
 	if (argc > 1 && !strcmp(argv[1], "prio"))

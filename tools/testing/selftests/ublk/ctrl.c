@@ -53,11 +53,28 @@ out:
 	return ret;
 }
 
+/*
+ * GET_FEATURES, plus the driver's own extensions, which it lists in a
+ * module parameter instead (GET_FEATURES keeps to mainline's bits).
+ */
 int kublk_get_features(__u64 *features)
 {
+	unsigned long long ext = 0;
+	FILE *f;
+	int ret;
+
 	*features = 0;
-	return kublk_ctrl_cmd(UBLK_U_CMD_GET_FEATURES, -1, features,
-			      UBLK_FEATURES_LEN, 0);
+	ret = kublk_ctrl_cmd(UBLK_U_CMD_GET_FEATURES, -1, features,
+			     UBLK_FEATURES_LEN, 0);
+	if (ret < 0)
+		return ret;
+	f = fopen("/sys/module/ublk_drv/parameters/ext_features", "r");
+	if (f) {
+		if (fscanf(f, "%llu", &ext) == 1)
+			*features |= ext;
+		fclose(f);
+	}
+	return ret;
 }
 
 int kublk_get_info(int dev_id, struct ublksrv_ctrl_dev_info *info)

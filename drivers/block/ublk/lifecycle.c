@@ -459,12 +459,21 @@ int ublk_try_stop_dev(struct ublk_device *ub)
 	mutex_lock(&ub->mutex);
 	disk = ub->ub_disk;
 	if (disk) {
-		mutex_lock(&disk->open_mutex);
-		if (disk_openers(disk))
+		/*
+		 * Not mutex_lock(): its holder may be a partition scan or
+		 * BLKRRPART waiting for a read parked until a new server
+		 * comes, which END_USER_RECOVERY, needing ub->mutex held
+		 * here, would let in.  A holder means the disk is in use.
+		 */
+		if (!mutex_trylock(&disk->open_mutex)) {
 			ret = -EBUSY;
-		else
-			set_bit(UB_STATE_NO_OPEN, &ub->state);
-		mutex_unlock(&disk->open_mutex);
+		} else {
+			if (disk_openers(disk))
+				ret = -EBUSY;
+			else
+				set_bit(UB_STATE_NO_OPEN, &ub->state);
+			mutex_unlock(&disk->open_mutex);
+		}
 	} else {
 		/* not started: nothing to stop (mainline's errno) */
 		ret = -ENODEV;

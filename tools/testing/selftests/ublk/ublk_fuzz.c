@@ -2,7 +2,7 @@
 /*
  * ublk_fuzz: drive ublk_drv with seeded, structured random input.
  *
- *   ublk_fuzz [-s SEED] [-n OPS] [-T SECONDS] [-t SECONDS] [-x COMMAND]... [-u] [-v]
+ *   ublk_fuzz [-s SEED] [-n OPS] [-T SECONDS] [-t SECONDS] [-x COMMAND]... [-d] [-u] [-v]
  *
  * Every operation draws from its own generator, seeded from SEED and the
  * operation's number: the same seed gives the same sequence of
@@ -129,6 +129,7 @@ static unsigned int op_timeout = 60;
 static __u64 stop_at_ms;
 static bool verbose;
 static bool no_unpriv;
+static bool defer_taskrun;	/* -d */
 static unsigned int excluded;	/* -x: control commands never sent (C_* bits) */
 static bool unpriv;		/* this process is the unprivileged child */
 static int failures;
@@ -611,6 +612,12 @@ static int open_cdev(struct fdev *d)
 	return 0;
 }
 
+/*
+ * A device's ring, set up as servers do.  DEFER_TASKRUN only with -d:
+ * closing such a ring with commands armed while its task lives makes
+ * 6.12's io_uring warn (io_lockdep_assert_cq_locked(), from the
+ * cancellation in io_ring_exit_work()), whichever ublk driver it is.
+ */
 static int open_ring(struct fdev *d)
 {
 	static const unsigned int setups[] = {
@@ -618,6 +625,9 @@ static int open_ring(struct fdev *d)
 		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
 	};
 	unsigned int flags = setups[below(ARRAY_SIZE(setups))];
+
+	if ((flags & IORING_SETUP_DEFER_TASKRUN) && !defer_taskrun)
+		flags = 0;
 	int ret;
 
 	if (d->ring_up)
@@ -850,6 +860,7 @@ static int ctrl_sync(__u32 op, __u32 id, void *buf, __u16 len,
 		.data = { data },
 	};
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&sring);
+	static __u64 seq;
 	struct io_uring_cqe *cqe;
 	int ret;
 
@@ -857,10 +868,16 @@ static int ctrl_sync(__u32 op, __u32 id, void *buf, __u16 len,
 		return -EBUSY;
 	kublk_prep_uring_cmd(sqe, ctrl_fd, false, op, true);
 	memcpy(kublk_sqe_cmd(sqe), &h, sizeof(h));
+	sqe->user_data = ++seq;
 	io_uring_submit(&sring);
-	ret = io_uring_wait_cqe_timeout(&sring, &cqe, &ts);
-	if (ret)
-		return -ETIME;
+	for (;;) {
+		if (io_uring_wait_cqe_timeout(&sring, &cqe, &ts))
+			return -ETIME;
+		/* an earlier command that timed out may complete first */
+		if (cqe->user_data == seq)
+			break;
+		io_uring_cqe_seen(&sring, cqe);
+	}
 	ret = cqe->res;
 	io_uring_cqe_seen(&sring, cqe);
 	return ret;
@@ -870,6 +887,20 @@ static int ctrl_sync(__u32 op, __u32 id, void *buf, __u16 len,
 static int path_of(char *buf, __u32 id)
 {
 	return sprintf(buf, "/dev/ublkc%u", id);
+}
+
+/*
+ * Control commands other than GET_FEATURES run in io-wq, and several
+ * may rightly wait long (START_DEV for fetches, DEL_DEV for the close):
+ * io-wq's default of 4 workers a CPU would leave the rest queued behind
+ * them, never run, which is no driver's fault.  One worker for each
+ * command that can be in flight.
+ */
+static void ctrl_workers(void)
+{
+	unsigned int max[2] = { MAX_PENDING + 8, MAX_PENDING + 8 };
+
+	io_uring_register_iowq_max_workers(&cring, max);
 }
 
 /* ---- what control commands carry ---- */
@@ -2089,6 +2120,7 @@ static void unpriv_start(unsigned long ops)
 		    io_uring_queue_init(2 * MAX_PENDING, &cring, IORING_SETUP_SQE128) ||
 		    io_uring_queue_init(8, &sring, IORING_SETUP_SQE128))
 			die("unprivileged control rings");
+		ctrl_workers();
 		seed ^= 0x6e6f626f6479ULL;
 		nr_ops = ops;
 		start_watchdog();
@@ -2114,7 +2146,7 @@ static void unpriv_added(__u32 id)
 	remember(uchild_ids, &nr_uchild_ids, id);
 	plen = path_of(buf, id);
 	ret = ctrl_sync(UBLK_U_CMD_GET_DEV_INFO2, id, buf, plen + sizeof(info),
-			plen, 0, 10);
+			plen, 0, 2);
 	memcpy(&info, buf + plen, sizeof(info));
 	if (ret || !(info.flags & UBLK_F_UNPRIVILEGED_DEV) ||
 	    info.owner_uid != NOBODY) {
@@ -2147,7 +2179,8 @@ static void unpriv_poll(void)
 	int status;
 	__u32 id;
 
-	while (upipe >= 0 && read(upipe, msg, 5) == 5) {
+	/* one a step: each may wait a little for its GET_DEV_INFO2 */
+	if (upipe >= 0 && read(upipe, msg, 5) == 5) {
 		memcpy(&id, msg + 1, 4);
 		if (msg[0] == 'A')
 			unpriv_added(id);
@@ -2799,7 +2832,8 @@ static void finish(void)
 		while (uchild && waitpid(uchild, &status, 0) == uchild)
 			unpriv_end(status);
 		/* what it told us last */
-		unpriv_poll();
+		for (i = 0; i < 64; i++)
+			unpriv_poll();
 	}
 	for (i = 0; i < MAX_SERVERS; i++)
 		if (servers[i].pid)
@@ -2885,13 +2919,14 @@ static void on_stop(int sig)
 
 static void usage(const char *prog)
 {
-	printf("usage: %s [-s SEED] [-n OPS] [-T SECONDS] [-t SECONDS] [-x COMMAND]... [-u] [-v]\n"
+	printf("usage: %s [-s SEED] [-n OPS] [-T SECONDS] [-t SECONDS] [-x COMMAND]... [-d] [-u] [-v]\n"
 	       "  -s SEED     the run's seed (default: from the clock)\n"
 	       "  -n OPS      operations (default 10000)\n"
 	       "  -T SECONDS  stop after this long, whatever is left of OPS\n"
 	       "  -t SECONDS  the watchdog's limit for one operation (default 60)\n"
 	       "  -x COMMAND  never send this control command (e.g. TRY_STOP_DEV), to get\n"
 	       "              past a bug found; repeatable\n"
+	       "  -d          DEFER_TASKRUN rings too (6.12's io_uring warns on closing one)\n"
 	       "  -u          no unprivileged child\n"
 	       "  -v          print every operation\n", prog);
 	exit(EXIT_SETUP);
@@ -2906,7 +2941,7 @@ int main(int argc, char **argv)
 	int opt;
 
 	seed = (__u64)time(NULL) ^ ((__u64)getpid() << 32);
-	while ((opt = getopt(argc, argv, "s:n:T:t:x:uvh")) != -1) {
+	while ((opt = getopt(argc, argv, "s:n:T:t:x:duvh")) != -1) {
 		switch (opt) {
 		case 'x':
 			for (i = 0; i < NR_C; i++)
@@ -2929,6 +2964,9 @@ int main(int argc, char **argv)
 			op_timeout = strtoul(optarg, NULL, 0);
 			if (!op_timeout)
 				usage(argv[0]);
+			break;
+		case 'd':
+			defer_taskrun = true;
 			break;
 		case 'u':
 			no_unpriv = true;
@@ -2959,6 +2997,7 @@ int main(int argc, char **argv)
 		die("control rings");
 	io_uring_ring_dontfork(&cring);
 	io_uring_ring_dontfork(&sring);
+	ctrl_workers();
 	features = 0;
 	{
 		__u64 f;
@@ -2978,8 +3017,9 @@ int main(int argc, char **argv)
 	guard_page += page_size;
 	mprotect(guard_page, page_size, PROT_NONE);
 
-	printf("ublk_fuzz: -s %llu -n %lu%s: features %#llx%s%s\n",
-	       (unsigned long long)seed, nr_ops, no_unpriv ? " -u" : "",
+	printf("ublk_fuzz: -s %llu -n %lu%s%s%s: features %#llx%s%s\n",
+	       (unsigned long long)seed, nr_ops, excluded ? " -x ..." : "",
+	       defer_taskrun ? " -d" : "", no_unpriv ? " -u" : "",
 	       (unsigned long long)features,
 	       features & UBLK_F_BATCH_IO ? ", batches" : "",
 	       features & UBLK_F_BATCH_PRIO ? ", batch priorities" : "");

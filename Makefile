@@ -123,14 +123,15 @@ stress:
 # The long fuzz: the short one (test_fuzz_01.sh) is in the kselftests.
 # FUZZ_SEED defaults to the clock; a failure prints the seed and the last
 # operations, and "make fuzz FUZZ_SEED=<it> FUZZ_OPS=<op + 1>" replays it.
-# The guest's limit leaves room for the end's checks and dmesg.
+# The guest's limit leaves room for the end's checks and dmesg.  FUZZ_ARGS:
+# more ublk_fuzz options (-x COMMAND to get past a bug found, -d).
 FUZZ_OPS ?= 1000000
 FUZZ_SEED ?= $(shell date +%s)
 FUZZ_TIME ?= 3600
 fuzz: selftests
 	$(TOP)/scripts/vm.sh -k debug -t $(shell echo $$(($(FUZZ_TIME) + 900))) -- \
 		tools/testing/selftests/ublk/ublk_fuzz -s $(FUZZ_SEED) -n $(FUZZ_OPS) \
-		-T $(FUZZ_TIME)
+		-T $(FUZZ_TIME) $(FUZZ_ARGS)
 
 run:
 	$(TOP)/scripts/run.sh

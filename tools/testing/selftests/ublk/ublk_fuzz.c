@@ -1156,10 +1156,10 @@ static void build_ctrl(struct cctx *x, int c, struct fdev *d, bool valid,
 			break;
 		}
 	}
-	/* 8-byte aligned payload after it, as the kernel does not care */
-	x->payload = (plen + 7) & ~7UL;
+	/* the driver takes the command's struct right after the path */
+	x->payload = plen;
 	if (!valid && chance(10))
-		x->payload = plen + below(8);
+		x->payload = plen + 1 + below(7);
 	memset(x->buf + plen, 0, x->payload - plen);
 	pl = x->buf + x->payload;
 

@@ -58,11 +58,11 @@ done
 
 _add_dev -t null -q 2 -s 256M
 _fio null --filename="/dev/ublkb$DEV_ID" --rw=randrw --bs=4k \
-	--iodepth=32 --size=64M
+	--iodepth=16 --size=4M
 _del_dev "$DEV_ID"
 _mkfile "$UBLK_TMP/backing" 64M
 _add_dev -t loop -q 2 "$UBLK_TMP/backing"
-_fio_verify "/dev/ublkb$DEV_ID" 32M
+_fio_verify "/dev/ublkb$DEV_ID" 4M
 _del_dev "$DEV_ID"
 _log "after the fuzzing a null device serves and a loop device verifies"
 

@@ -11,6 +11,8 @@
 #                         module built against its headers (not in make check)
 #   make stress           the kill -9 / recover loops, STRESS_CYCLES (200)
 #                         cycles per recovery mode (not in make check)
+#   make fuzz             ublk_fuzz on the debug kernel, FUZZ_OPS operations
+#                         from FUZZ_SEED, FUZZ_TIME s at most (not in make check)
 #   make run              boot a guest, serve a ublk device with kublk and
 #                         run a verified fio job on it
 #   make shell            an interactive guest (FLAVOUR=test|debug)
@@ -42,13 +44,13 @@ else
 MODBUILD := $(MODSRC)
 endif
 
-.PHONY: all module module-path kernel check check-distro stress run shell bench profile selftests \
-	selftests-prep headers deb deb-check clean help
+.PHONY: all module module-path kernel check check-distro stress fuzz run shell bench profile \
+	selftests selftests-prep headers deb deb-check clean help
 
 all: module
 
 help:
-	@sed -n '3,26s/^# \{0,1\}//p' $(TOP)/Makefile
+	@sed -n '3,27s/^# \{0,1\}//p' $(TOP)/Makefile
 
 module:
 	@test -f $(MODSRC)/Makefile || \
@@ -132,6 +134,19 @@ stress:
 	CHECK_ENV="UBLK_STRESS_CYCLES=$(STRESS_CYCLES) kselftest_override_timeout=$(STRESS_TEST_TIMEOUT)" \
 	CHECK_TIMEOUT=$(shell echo $$(($(STRESS_TEST_TIMEOUT) * 3 + 600))) \
 		$(TOP)/scripts/check.sh
+
+# The long fuzz: the short one (test_fuzz_01.sh) is in the kselftests.
+# FUZZ_SEED defaults to the clock; a failure prints the seed and the last
+# operations, and "make fuzz FUZZ_SEED=<it> FUZZ_OPS=<op + 1>" replays it.
+# The guest's limit leaves room for the end's checks and dmesg.  FUZZ_ARGS:
+# more ublk_fuzz options (-x COMMAND to get past a bug found, -d).
+FUZZ_OPS ?= 1000000
+FUZZ_SEED ?= $(shell date +%s)
+FUZZ_TIME ?= 3600
+fuzz: selftests
+	$(TOP)/scripts/vm.sh -k debug -t $(shell echo $$(($(FUZZ_TIME) + 900))) -- \
+		tools/testing/selftests/ublk/ublk_fuzz -s $(FUZZ_SEED) -n $(FUZZ_OPS) \
+		-T $(FUZZ_TIME) $(FUZZ_ARGS)
 
 run:
 	$(TOP)/scripts/run.sh

@@ -13,6 +13,7 @@
 #                         cycles per recovery mode (not in make check)
 #   make fuzz             ublk_fuzz on the debug kernel, FUZZ_OPS operations
 #                         from FUZZ_SEED, FUZZ_TIME s at most (not in make check)
+#   make fuzz-short       a minute of fixed seeds, then a null and a loop check
 #   make run              boot a guest, serve a ublk device with kublk and
 #                         run a verified fio job on it
 #   make shell            an interactive guest (FLAVOUR=test|debug)
@@ -44,13 +45,13 @@ else
 MODBUILD := $(MODSRC)
 endif
 
-.PHONY: all module module-path kernel check check-distro stress fuzz run shell bench profile \
+.PHONY: all module module-path kernel check check-distro stress fuzz fuzz-short run shell bench profile \
 	selftests selftests-prep headers deb deb-check clean help
 
 all: module
 
 help:
-	@sed -n '3,27s/^# \{0,1\}//p' $(TOP)/Makefile
+	@sed -n '3,28s/^# \{0,1\}//p' $(TOP)/Makefile
 
 module:
 	@test -f $(MODSRC)/Makefile || \
@@ -135,7 +136,8 @@ stress:
 	CHECK_TIMEOUT=$(shell echo $$(($(STRESS_TEST_TIMEOUT) * 3 + 600))) \
 		$(TOP)/scripts/check.sh
 
-# The long fuzz: the short one (test_fuzz_01.sh) is in the kselftests.
+# The long fuzz.  The short one (fuzz_short.sh, make fuzz-short) is not
+# in the kselftests yet: it still finds hangs (see the fuzzer's issue).
 # FUZZ_SEED defaults to the clock; a failure prints the seed and the last
 # operations, and "make fuzz FUZZ_SEED=<it> FUZZ_OPS=<op + 1>" replays it.
 # The guest's limit leaves room for the end's checks and dmesg.  FUZZ_ARGS:
@@ -147,6 +149,9 @@ fuzz: selftests
 	$(TOP)/scripts/vm.sh -k debug -t $(shell echo $$(($(FUZZ_TIME) + 900))) -- \
 		tools/testing/selftests/ublk/ublk_fuzz -s $(FUZZ_SEED) -n $(FUZZ_OPS) \
 		-T $(FUZZ_TIME) $(FUZZ_ARGS)
+
+fuzz-short: selftests
+	$(TOP)/scripts/vm.sh -k debug -t 900 -- tools/testing/selftests/ublk/fuzz_short.sh
 
 run:
 	$(TOP)/scripts/run.sh

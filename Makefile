@@ -19,6 +19,8 @@
 #                         Debian's 6.12 headers, boot that kernel with it
 #   make bench            fio IOPS: null_blk, stock and our ublk_drv (README)
 #   make profile          perf profile of stock and our driver side by side
+#   make series           the project as a patch series against 6.12, in
+#                         patches/series/ (README, "The patch series")
 #   make kernel           build the test and debug guest kernels
 #   make selftests        build kublk and the selftests on the host
 #   make headers          usr/include/ from our include/uapi/
@@ -43,12 +45,12 @@ MODBUILD := $(MODSRC)
 endif
 
 .PHONY: all module module-path kernel check check-distro stress run shell bench profile selftests \
-	selftests-prep headers deb deb-check clean help
+	selftests-prep headers deb deb-check series clean help
 
 all: module
 
 help:
-	@sed -n '3,26s/^# \{0,1\}//p' $(TOP)/Makefile
+	@sed -n '3,28s/^# \{0,1\}//p' $(TOP)/Makefile
 
 module:
 	@test -f $(MODSRC)/Makefile || \
@@ -144,6 +146,12 @@ bench:
 
 profile:
 	$(TOP)/scripts/profile.sh $(PROFILE_ARGS)
+
+# The patch series (scripts/series.sh, patches/series.d/): written to
+# patches/series/, which is committed.
+series:
+	@$(TOP)/scripts/deps.sh kernel series
+	$(TOP)/scripts/series.sh
 
 clean:
 	rm -f $(MODSRC)/*.o $(MODSRC)/*.ko $(MODSRC)/*.mod $(MODSRC)/*.mod.c \

@@ -21,6 +21,8 @@
 #   make profile          perf profile of stock and our driver side by side
 #   make series           the project as a patch series against 6.12, in
 #                         patches/series/ (README, "The patch series")
+#   make series-check     checkpatch and a W=1 build after every patch of it
+#                         (not in make check)
 #   make kernel           build the test and debug guest kernels
 #   make selftests        build kublk and the selftests on the host
 #   make headers          usr/include/ from our include/uapi/
@@ -45,12 +47,12 @@ MODBUILD := $(MODSRC)
 endif
 
 .PHONY: all module module-path kernel check check-distro stress run shell bench profile selftests \
-	selftests-prep headers deb deb-check series clean help
+	selftests-prep headers deb deb-check series series-check clean help
 
 all: module
 
 help:
-	@sed -n '3,28s/^# \{0,1\}//p' $(TOP)/Makefile
+	@sed -n '3,30s/^# \{0,1\}//p' $(TOP)/Makefile
 
 module:
 	@test -f $(MODSRC)/Makefile || \
@@ -148,10 +150,15 @@ profile:
 	$(TOP)/scripts/profile.sh $(PROFILE_ARGS)
 
 # The patch series (scripts/series.sh, patches/series.d/): written to
-# patches/series/, which is committed.
+# patches/series/, which is committed; series-check applies and builds it
+# patch by patch (scripts/series-check.sh).
 series:
 	@$(TOP)/scripts/deps.sh kernel series
 	$(TOP)/scripts/series.sh
+
+series-check:
+	@$(TOP)/scripts/deps.sh kernel series
+	$(TOP)/scripts/series-check.sh
 
 clean:
 	rm -f $(MODSRC)/*.o $(MODSRC)/*.ko $(MODSRC)/*.mod $(MODSRC)/*.mod.c \

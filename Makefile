@@ -23,6 +23,8 @@
 #                         patches/series/ (README, "The patch series")
 #   make series-check     checkpatch and a W=1 build after every patch of it
 #                         (not in make check)
+#   make series-send-dry-run
+#                         git send-email --dry-run over it: the mails' headers
 #   make kernel           build the test and debug guest kernels
 #   make selftests        build kublk and the selftests on the host
 #   make headers          usr/include/ from our include/uapi/
@@ -47,12 +49,12 @@ MODBUILD := $(MODSRC)
 endif
 
 .PHONY: all module module-path kernel check check-distro stress run shell bench profile selftests \
-	selftests-prep headers deb deb-check series series-check clean help
+	selftests-prep headers deb deb-check series series-check series-send-dry-run clean help
 
 all: module
 
 help:
-	@sed -n '3,30s/^# \{0,1\}//p' $(TOP)/Makefile
+	@sed -n '3,32s/^# \{0,1\}//p' $(TOP)/Makefile
 
 module:
 	@test -f $(MODSRC)/Makefile || \
@@ -151,7 +153,8 @@ profile:
 
 # The patch series (scripts/series.sh, patches/series.d/): written to
 # patches/series/, which is committed; series-check applies and builds it
-# patch by patch (scripts/series-check.sh).
+# patch by patch (scripts/series-check.sh), series-send-dry-run shows
+# the mails (scripts/series-send.sh; it never sends).
 series:
 	@$(TOP)/scripts/deps.sh kernel series
 	$(TOP)/scripts/series.sh
@@ -159,6 +162,10 @@ series:
 series-check:
 	@$(TOP)/scripts/deps.sh kernel series
 	$(TOP)/scripts/series-check.sh
+
+series-send-dry-run:
+	@$(TOP)/scripts/deps.sh series
+	$(TOP)/scripts/series-send.sh
 
 clean:
 	rm -f $(MODSRC)/*.o $(MODSRC)/*.ko $(MODSRC)/*.mod $(MODSRC)/*.mod.c \

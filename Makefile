@@ -22,6 +22,12 @@
 #                         Debian's 6.12 headers, boot that kernel with it
 #   make bench            fio IOPS: null_blk, stock and our ublk_drv (README)
 #   make profile          perf profile of stock and our driver side by side
+#   make series           the project as a patch series against 6.12, in
+#                         patches/series/ (README, "The patch series")
+#   make series-check     checkpatch and a W=1 build after every patch of it
+#                         (not in make check)
+#   make series-send-dry-run
+#                         git send-email --dry-run over it: the mails' headers
 #   make kernel           build the test and debug guest kernels
 #   make selftests        build kublk and the selftests on the host
 #   make headers          usr/include/ from our include/uapi/
@@ -45,13 +51,14 @@ else
 MODBUILD := $(MODSRC)
 endif
 
-.PHONY: all module module-path kernel check check-distro stress fuzz fuzz-short run shell bench profile \
-	selftests selftests-prep headers deb deb-check clean help
+.PHONY: all module module-path kernel check check-distro stress fuzz fuzz-short run shell bench \
+	profile selftests selftests-prep headers deb deb-check series series-check \
+	series-send-dry-run clean help
 
 all: module
 
 help:
-	@sed -n '3,28s/^# \{0,1\}//p' $(TOP)/Makefile
+	@sed -n '3,34s/^# \{0,1\}//p' $(TOP)/Makefile
 
 module:
 	@test -f $(MODSRC)/Makefile || \
@@ -164,6 +171,22 @@ bench:
 
 profile:
 	$(TOP)/scripts/profile.sh $(PROFILE_ARGS)
+
+# The patch series (scripts/series.sh, patches/series.d/): written to
+# patches/series/, which is committed; series-check applies and builds it
+# patch by patch (scripts/series-check.sh), series-send-dry-run shows
+# the mails (scripts/series-send.sh; it never sends).
+series:
+	@$(TOP)/scripts/deps.sh kernel series
+	$(TOP)/scripts/series.sh
+
+series-check:
+	@$(TOP)/scripts/deps.sh kernel series
+	$(TOP)/scripts/series-check.sh
+
+series-send-dry-run:
+	@$(TOP)/scripts/deps.sh series
+	$(TOP)/scripts/series-send.sh
 
 clean:
 	rm -f $(MODSRC)/*.o $(MODSRC)/*.ko $(MODSRC)/*.mod $(MODSRC)/*.mod.c \

@@ -8,6 +8,7 @@
 # usage: scripts/deps.sh [group...]     groups: kernel vm tests all (default)
 #                                       distro (for vm.sh -k distro; not in all)
 #                                       deb (make deb, make deb-check; not in all)
+#                                       series (make series*; not in all)
 
 set -euo pipefail
 
@@ -18,6 +19,9 @@ distro_pkgs=(busybox-static cpio kmod xz-utils)
 # dpkg-dev's dpkg-buildpackage, debhelper and dh-dkms's dh_dkms build the
 # package; dkms builds it in deb-test.sh (and on the user's machine)
 deb_pkgs=(dpkg-dev debhelper dh-dkms dkms kmod xz-utils)
+# git format-patch and am; git send-email needs Mail::Address;
+# checkpatch's spdxcheck.py needs ply and GitPython
+series_pkgs=(git git-email libmailtools-perl python3-ply python3-git)
 tests_pkgs=(fio liburing-dev e2fsprogs util-linux shellcheck bpftrace
 	    python3-matplotlib)
 
@@ -31,6 +35,7 @@ for g in "${groups[@]}"; do
 	tests) want+=("${tests_pkgs[@]}") ;;
 	distro) want+=("${distro_pkgs[@]}") ;;
 	deb) want+=("${deb_pkgs[@]}") ;;
+	series) want+=("${series_pkgs[@]}") ;;
 	all) want+=("${kernel_pkgs[@]}" "${vm_pkgs[@]}" "${tests_pkgs[@]}") ;;
 	*) echo "deps.sh: unknown group '$g'" >&2; exit 2 ;;
 	esac

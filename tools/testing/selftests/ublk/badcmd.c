@@ -169,22 +169,22 @@ static int ctrl(const struct ctrl *c)
 static int ctrl_simple(__u32 op, __u32 id, __u64 data)
 {
 	return ctrl(&(struct ctrl){ .op = op, .dev_id = id, .queue_id = -1,
-				   .data = data });
+		    .data = data });
 }
 
 static int get_info(__u32 id, struct ublksrv_ctrl_dev_info *info)
 {
 	return ctrl(&(struct ctrl){ .op = UBLK_U_CMD_GET_DEV_INFO, .dev_id = id,
-				   .queue_id = -1, .len = sizeof(*info),
-				   .addr = (__u64)(uintptr_t)info });
+		    .queue_id = -1, .len = sizeof(*info),
+		    .addr = (__u64)(uintptr_t)info });
 }
 
 static int add_dev_info(struct ublksrv_ctrl_dev_info *info)
 {
 	return ctrl(&(struct ctrl){ .op = UBLK_U_CMD_ADD_DEV,
-				   .dev_id = info->dev_id, .queue_id = -1,
-				   .len = sizeof(*info),
-				   .addr = (__u64)(uintptr_t)info });
+		    .dev_id = info->dev_id, .queue_id = -1,
+		    .len = sizeof(*info),
+		    .addr = (__u64)(uintptr_t)info });
 }
 
 /* ADD_DEV of @info, which must succeed: the new id, or -1 */
@@ -217,8 +217,8 @@ static int add_dev(__u64 flags, int nr_queues, int depth,
 static int set_params(__u32 id, struct ublk_params *p)
 {
 	return ctrl(&(struct ctrl){ .op = UBLK_U_CMD_SET_PARAMS, .dev_id = id,
-				   .queue_id = -1, .len = sizeof(*p),
-				   .addr = (__u64)(uintptr_t)p });
+		    .queue_id = -1, .len = sizeof(*p),
+		    .addr = (__u64)(uintptr_t)p });
 }
 
 static void basic_params(struct ublk_params *p, __u64 sectors)
@@ -385,7 +385,8 @@ static void zoned_io(struct worker *w, int tag, const struct ublksrv_io_desc *io
 			struct blk_zone *zn = &zones[i];
 
 			zn->start = z * ZONE_SECTORS;
-			zn->len = zn->capacity = ZONE_SECTORS;
+			zn->len = ZONE_SECTORS;
+			zn->capacity = ZONE_SECTORS;
 			zn->wp = s->wp[z];
 			zn->type = BLK_ZONE_TYPE_SEQWRITE_REQ;
 			zn->cond = zn->wp == zn->start ? BLK_ZONE_COND_EMPTY :
@@ -566,15 +567,15 @@ static void check_features(void)
 	int ret;
 
 	ret = ctrl(&(struct ctrl){ .op = UBLK_U_CMD_GET_FEATURES,
-				  .queue_id = -1, .len = 4,
-				  .addr = (__u64)(uintptr_t)&f });
+		   .queue_id = -1, .len = 4,
+		   .addr = (__u64)(uintptr_t)&f });
 	expect(ret, -EINVAL, "GET_FEATURES with len 4");
 	ret = ctrl(&(struct ctrl){ .op = UBLK_U_CMD_GET_FEATURES,
-				  .queue_id = -1, .len = 8 });
+		   .queue_id = -1, .len = 8 });
 	expect(ret, -EINVAL, "GET_FEATURES without a buffer");
 	ret = ctrl(&(struct ctrl){ .op = UBLK_U_CMD_GET_FEATURES,
-				  .queue_id = -1, .len = 8,
-				  .addr = (__u64)(uintptr_t)&f });
+		   .queue_id = -1, .len = 8,
+		   .addr = (__u64)(uintptr_t)&f });
 	expect(ret, 0, "GET_FEATURES");
 	report((f & F_EXPECTED) == F_EXPECTED,
 	       "features %#llx include %#llx", (unsigned long long)f,
@@ -592,20 +593,20 @@ static void check_ctrl_opcodes(void)
 	struct ublksrv_ctrl_dev_info info;
 
 	expect(ctrl(&(struct ctrl){ .op = _IOWR('u', 0x30, struct ublksrv_ctrl_cmd),
-				   .queue_id = -1 }),
+		    .queue_id = -1 }),
 	       -EOPNOTSUPP, "unknown control opcode");
 	expect(ctrl(&(struct ctrl){ .op = _IOR('v', UBLK_CMD_GET_DEV_INFO,
 					       struct ublksrv_ctrl_cmd),
-				   .queue_id = -1 }),
+		    .queue_id = -1 }),
 	       -EOPNOTSUPP, "control opcode of another ioctl type");
 	expect(ctrl(&(struct ctrl){ .op = 0x13, .queue_id = -1 }),
 	       -EOPNOTSUPP, "GET_FEATURES as a bare number");
 	/* as mainline: the number counts, not the size bits of the encoding */
 	expect(ctrl(&(struct ctrl){ .op = _IOR('u', UBLK_CMD_GET_DEV_INFO, __u64),
-				   .dev_id = 1000000, .queue_id = -1 }),
+		    .dev_id = 1000000, .queue_id = -1 }),
 	       -ENODEV, "GET_DEV_INFO encoded with a wrong size (known)");
 	expect(ctrl(&(struct ctrl){ .op = _IOR('u', 0x13, __u64),
-				   .queue_id = -1 }),
+		    .queue_id = -1 }),
 	       -EOPNOTSUPP, "GET_FEATURES encoded with a wrong size");
 
 	/* control commands need 128-byte SQEs */
@@ -643,19 +644,37 @@ static const char *const add_cases[] = {
 static void add_case(int n, struct ublksrv_ctrl_dev_info *i)
 {
 	switch (n) {
-	case 0: i->nr_hw_queues = 0; break;
-	case 1: i->nr_hw_queues = 4097; break;
-	case 2: i->queue_depth = 0; break;
-	case 3: i->queue_depth = 4097; break;
-	case 4: i->dev_id = 1 << 20; break;
-	case 5: i->flags = UBLK_F_USER_RECOVERY_REISSUE; break;
-	case 6: i->flags = UBLK_F_USER_RECOVERY_FAIL_IO; break;
+	case 0:
+		i->nr_hw_queues = 0;
+		break;
+	case 1:
+		i->nr_hw_queues = 4097;
+		break;
+	case 2:
+		i->queue_depth = 0;
+		break;
+	case 3:
+		i->queue_depth = 4097;
+		break;
+	case 4:
+		i->dev_id = 1 << 20;
+		break;
+	case 5:
+		i->flags = UBLK_F_USER_RECOVERY_REISSUE;
+		break;
+	case 6:
+		i->flags = UBLK_F_USER_RECOVERY_FAIL_IO;
+		break;
 	case 7:
 		i->flags = UBLK_F_USER_RECOVERY | UBLK_F_USER_RECOVERY_REISSUE |
 			   UBLK_F_USER_RECOVERY_FAIL_IO;
 		break;
-	case 8: i->flags = UBLK_F_ZONED; break;
-	case 9: i->flags = UBLK_F_QUIESCE; break;
+	case 8:
+		i->flags = UBLK_F_ZONED;
+		break;
+	case 9:
+		i->flags = UBLK_F_QUIESCE;
+		break;
 	}
 }
 
@@ -681,23 +700,23 @@ static void check_add_dev(void)
 
 	info = good;
 	expect(ctrl(&(struct ctrl){ .op = UBLK_U_CMD_ADD_DEV, .dev_id = -1,
-				   .queue_id = -1, .len = sizeof(info) - 1,
-				   .addr = (__u64)(uintptr_t)&info }),
+		    .queue_id = -1, .len = sizeof(info) - 1,
+		    .addr = (__u64)(uintptr_t)&info }),
 	       -EINVAL, "ADD_DEV with a short buffer");
 	expect(ctrl(&(struct ctrl){ .op = UBLK_U_CMD_ADD_DEV, .dev_id = -1,
-				   .queue_id = -1, .len = sizeof(info) }),
+		    .queue_id = -1, .len = sizeof(info) }),
 	       -EINVAL, "ADD_DEV without a buffer");
 	expect(ctrl(&(struct ctrl){ .op = UBLK_U_CMD_ADD_DEV, .dev_id = -1,
-				   .queue_id = 0, .len = sizeof(info),
-				   .addr = (__u64)(uintptr_t)&info }),
+		    .queue_id = 0, .len = sizeof(info),
+		    .addr = (__u64)(uintptr_t)&info }),
 	       -EINVAL, "ADD_DEV with a queue_id");
 	expect(ctrl(&(struct ctrl){ .op = UBLK_U_CMD_ADD_DEV, .dev_id = 5,
-				   .queue_id = -1, .len = sizeof(info),
-				   .addr = (__u64)(uintptr_t)&info }),
+		    .queue_id = -1, .len = sizeof(info),
+		    .addr = (__u64)(uintptr_t)&info }),
 	       -EINVAL, "ADD_DEV with dev_id unlike the info's");
 	expect(ctrl(&(struct ctrl){ .op = UBLK_U_CMD_ADD_DEV, .dev_id = -1,
-				   .queue_id = -1, .len = sizeof(info),
-				   .addr = 4096 }),
+		    .queue_id = -1, .len = sizeof(info),
+		    .addr = 4096 }),
 	       -EFAULT, "ADD_DEV with an unmapped buffer");
 
 	/* the always-on features are added, NEED_GET_DATA goes with USER_COPY */
@@ -881,7 +900,7 @@ static void check_io_desc_size(void)
 static int params_op(__u32 op, __u32 id, struct ublk_params *p, __u16 len)
 {
 	return ctrl(&(struct ctrl){ .op = op, .dev_id = id, .queue_id = -1,
-				   .len = len, .addr = (__u64)(uintptr_t)p });
+		    .len = len, .addr = (__u64)(uintptr_t)p });
 }
 
 /* bad parameter sets: a description each, and how to break a good one */
@@ -914,26 +933,50 @@ static const char *const param_cases[] = {
 static void param_case(int n, struct ublk_params *p)
 {
 	switch (n) {
-	case 0: p->types = 0; break;
+	case 0:
+		p->types = 0;
+		break;
 	case 1:
 		p->types = UBLK_PARAM_TYPE_DISCARD;
 		p->discard.discard_granularity = 4096;
 		break;
-	case 2: p->types = 1 << 7; break;
-	case 3: p->types |= UBLK_PARAM_TYPE_INTEGRITY; break;
-	case 4: p->types |= UBLK_PARAM_TYPE_DEVT; break;
-	case 5: p->basic.logical_bs_shift = 8; break;
+	case 2:
+		p->types = 1 << 7;
+		break;
+	case 3:
+		p->types |= UBLK_PARAM_TYPE_INTEGRITY;
+		break;
+	case 4:
+		p->types |= UBLK_PARAM_TYPE_DEVT;
+		break;
+	case 5:
+		p->basic.logical_bs_shift = 8;
+		break;
 	case 6:
 		p->basic.logical_bs_shift = 20;
 		p->basic.physical_bs_shift = 20;
 		break;
-	case 7: p->basic.physical_bs_shift = 8; break;
-	case 8: p->basic.physical_bs_shift = 40; break;
-	case 9: p->basic.io_opt_shift = 40; break;
-	case 10: p->basic.max_sectors = (BUF_SIZE >> 9) + 8; break;
-	case 11: p->basic.max_sectors = 4; break;
-	case 12: p->basic.io_min_shift = 32; break;
-	case 13: p->basic.virt_boundary_mask = 0x1000; break;
+	case 7:
+		p->basic.physical_bs_shift = 8;
+		break;
+	case 8:
+		p->basic.physical_bs_shift = 40;
+		break;
+	case 9:
+		p->basic.io_opt_shift = 40;
+		break;
+	case 10:
+		p->basic.max_sectors = (BUF_SIZE >> 9) + 8;
+		break;
+	case 11:
+		p->basic.max_sectors = 4;
+		break;
+	case 12:
+		p->basic.io_min_shift = 32;
+		break;
+	case 13:
+		p->basic.virt_boundary_mask = 0x1000;
+		break;
 	case 14:
 		p->basic.logical_bs_shift = 12;
 		p->basic.chunk_sectors = 4;
@@ -1026,8 +1069,8 @@ static void check_params(int id)
 	p.len = 0;
 	expect(set_params(id, &p), -EINVAL, "SET_PARAMS with params.len 0");
 	expect(ctrl(&(struct ctrl){ .op = UBLK_U_CMD_SET_PARAMS, .dev_id = id,
-				   .queue_id = -1, .len = sizeof(p),
-				   .addr = 4096 }),
+		    .queue_id = -1, .len = sizeof(p),
+		    .addr = 4096 }),
 	       -EFAULT, "SET_PARAMS from an unmapped buffer");
 
 	basic_params(&p, 1 << 20);
@@ -1072,20 +1115,20 @@ static void check_affinity(int id, int nr_queues)
 	unsigned long mask[64];
 
 	expect(ctrl(&(struct ctrl){ .op = UBLK_U_CMD_GET_QUEUE_AFFINITY,
-				   .dev_id = id, .queue_id = -1,
-				   .len = sizeof(mask),
-				   .addr = (__u64)(uintptr_t)mask,
-				   .data = nr_queues }),
+		    .dev_id = id, .queue_id = -1,
+		    .len = sizeof(mask),
+		    .addr = (__u64)(uintptr_t)mask,
+		    .data = nr_queues }),
 	       -EINVAL, "GET_QUEUE_AFFINITY of a queue that does not exist");
 	expect(ctrl(&(struct ctrl){ .op = UBLK_U_CMD_GET_QUEUE_AFFINITY,
-				   .dev_id = id, .queue_id = -1, .len = 4,
-				   .addr = (__u64)(uintptr_t)mask }),
+		    .dev_id = id, .queue_id = -1, .len = 4,
+		    .addr = (__u64)(uintptr_t)mask }),
 	       -EINVAL, "GET_QUEUE_AFFINITY with a 4-byte buffer");
 	memset(mask, 0, sizeof(mask));
 	expect(ctrl(&(struct ctrl){ .op = UBLK_U_CMD_GET_QUEUE_AFFINITY,
-				   .dev_id = id, .queue_id = -1,
-				   .len = sizeof(mask),
-				   .addr = (__u64)(uintptr_t)mask }),
+		    .dev_id = id, .queue_id = -1,
+		    .len = sizeof(mask),
+		    .addr = (__u64)(uintptr_t)mask }),
 	       0, "GET_QUEUE_AFFINITY");
 	report(mask[0] != 0, "queue 0 has CPUs (%#lx)", mask[0]);
 }
@@ -1095,12 +1138,12 @@ static void check_dead_dev_cmds(int id, int rec_id)
 	struct ublksrv_ctrl_dev_info info;
 
 	expect(ctrl(&(struct ctrl){ .op = UBLK_U_CMD_GET_DEV_INFO, .dev_id = id,
-				   .queue_id = -1, .len = sizeof(info) - 1,
-				   .addr = (__u64)(uintptr_t)&info }),
+		    .queue_id = -1, .len = sizeof(info) - 1,
+		    .addr = (__u64)(uintptr_t)&info }),
 	       -EINVAL, "GET_DEV_INFO with a short buffer");
 	expect(ctrl(&(struct ctrl){ .op = UBLK_U_CMD_GET_DEV_INFO2, .dev_id = id,
-				   .queue_id = -1, .len = sizeof(info),
-				   .addr = (__u64)(uintptr_t)&info }),
+		    .queue_id = -1, .len = sizeof(info),
+		    .addr = (__u64)(uintptr_t)&info }),
 	       -EINVAL, "GET_DEV_INFO2 without the char device path");
 	expect(ctrl_simple(UBLK_U_CMD_START_DEV, id, 0), -EINVAL,
 	       "START_DEV with server pid 0");
@@ -1154,8 +1197,8 @@ static void check_live_lifecycle(int id)
 	memset(&p, 0, sizeof(p));
 	p.len = sizeof(p);
 	ctrl(&(struct ctrl){ .op = UBLK_U_CMD_GET_PARAMS, .dev_id = id,
-			    .queue_id = -1, .len = sizeof(p),
-			    .addr = (__u64)(uintptr_t)&p });
+	     .queue_id = -1, .len = sizeof(p),
+	     .addr = (__u64)(uintptr_t)&p });
 	report(p.basic.dev_sectors == 1 << 19, "GET_PARAMS shows %llu sectors",
 	       (unsigned long long)p.basic.dev_sectors);
 	expect(ctrl_simple(UBLK_U_CMD_UPDATE_SIZE, id, 1 << 20), 0,
@@ -1502,10 +1545,11 @@ out:
 
 /*
  * A zero-copy device of one queue of depth 2 (no partition scan: no
- * request but ours), served by hand from this thread: FETCH and COMMIT on one ring ("srv"), REGISTER/UNREGISTER_IO_BUF
- * and the fixed-buffer IO on another whose buffer table is entries 0-2
- * empty and entry 3 a normal user buffer ("buf").  A client thread makes
- * one request at a time.
+ * request but ours), served by hand from this thread: FETCH and COMMIT
+ * on one ring ("srv"), REGISTER/UNREGISTER_IO_BUF and the fixed-buffer
+ * IO on another whose buffer table is entries 0-2 empty and entry 3 a
+ * normal user buffer ("buf").  A client thread makes one request at a
+ * time.
  */
 #define ZC_DEPTH	2
 #define ZC_TABLE	4
@@ -3026,7 +3070,8 @@ static int check_prio_order(void)
 	int id, fd, bad;
 
 	if (!(features & UBLK_F_BATCH_IO) || !(features & UBLK_F_BATCH_PRIO)) {
-		printf("SKIP: the driver does not report BATCH_IO and BATCH_PRIO (features %#llx)\n",
+		printf("%s (features %#llx)\n",
+		       "SKIP: the driver does not report BATCH_IO and BATCH_PRIO",
 		       (unsigned long long)features);
 		return KSFT_SKIP;
 	}
@@ -3146,9 +3191,9 @@ static int unpriv_cmd(__u32 op, __u32 id, const char *path, void *buf,
 	if (buf)
 		memcpy(tmp + plen, buf, len);
 	ret = ctrl(&(struct ctrl){ .op = op, .dev_id = id, .queue_id = -1,
-				  .len = plen + len,
-				  .addr = (__u64)(uintptr_t)tmp,
-				  .dev_path_len = plen });
+		   .len = plen + len,
+		   .addr = (__u64)(uintptr_t)tmp,
+		   .dev_path_len = plen });
 	if (buf)
 		memcpy(buf, tmp + plen, len);
 	return ret;
@@ -3471,7 +3516,7 @@ static int check_unpriv_timeout(void)
 int main(int argc, char **argv)
 {
 	static struct reader reader;
-	int healthy, id, rec_id;
+	int healthy, id, rec_id, ret;
 	struct server srv;
 	struct ublk_params p;
 
@@ -3481,8 +3526,9 @@ int main(int argc, char **argv)
 		die(CTRL_DEV);
 	if (io_uring_queue_init(8, &ctrl_ring, IORING_SETUP_SQE128))
 		die("io_uring_queue_init");
-	if (ctrl(&(struct ctrl){ .op = UBLK_U_CMD_GET_FEATURES, .queue_id = -1,
-				.len = 8, .addr = (__u64)(uintptr_t)&features }))
+	ret = ctrl(&(struct ctrl){ .op = UBLK_U_CMD_GET_FEATURES, .queue_id = -1,
+		   .len = 8, .addr = (__u64)(uintptr_t)&features });
+	if (ret)
 		die("GET_FEATURES");
 	features |= ext_features();
 	if (argc > 1 && !strcmp(argv[1], "timeout"))
@@ -3495,7 +3541,8 @@ int main(int argc, char **argv)
 	 * this input and can hang on some of it: not checked.
 	 */
 	if (!(features & UBLK_F_USER_RECOVERY_FAIL_IO)) {
-		printf("SKIP: the driver does not report USER_RECOVERY_FAIL_IO, its validation predates these checks (features %#llx)\n",
+		printf("%s (features %#llx)\n",
+		       "SKIP: the driver does not report USER_RECOVERY_FAIL_IO, its validation predates these checks",
 		       (unsigned long long)features);
 		return KSFT_SKIP;
 	}

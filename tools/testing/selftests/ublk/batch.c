@@ -54,9 +54,9 @@
 /* priority changes a thread logs one by one */
 #define KUBLK_PRIO_LOG		32
 
-_Static_assert(sizeof(struct ublk_batch_io) == 16,
-	       "struct ublk_batch_io must fit the command area of a 64-byte SQE");
-_Static_assert(sizeof(struct ublk_elem_header) == 8, "batch element header");
+static_assert(sizeof(struct ublk_batch_io) == 16,
+	      "struct ublk_batch_io must fit the command area of a 64-byte SQE");
+static_assert(sizeof(struct ublk_elem_header) == 8, "batch element header");
 
 /* copy mode: the elements carry the slot's buffer */
 static bool batch_buf_addr(const struct kublk_dev *dev)

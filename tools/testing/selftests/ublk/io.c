@@ -447,12 +447,6 @@ bool kublk_reap(struct kublk_thread *t)
 	return true;
 }
 
-/* the slots of a server thread, in (queue, tag) order */
-#define for_each_thread_io(dev, t, q, tag)					\
-	for (q = &(dev)->queues[0]; q < &(dev)->queues[(dev)->info.nr_hw_queues]; q++) \
-		for (tag = 0; tag < q->depth; tag++)				\
-			if (q->ios[tag].t == (t))
-
 static void server_exit(struct kublk_thread *t)
 {
 	struct kublk_dev *dev = t->dev;
@@ -507,11 +501,16 @@ static void *server_thread_fn(void *arg)
 		return NULL;
 	}
 
-	for_each_thread_io(dev, t, q, tag) {
-		if (dev->tgt->hook)
-			dev->tgt->hook(t, KUBLK_HOOK_FETCH, n);
-		queue_fetch(t, q, tag);
-		n++;
+	/* the slots of this thread, in (queue, tag) order */
+	for (q = &dev->queues[0]; q < &dev->queues[dev->info.nr_hw_queues]; q++) {
+		for (tag = 0; tag < q->depth; tag++) {
+			if (q->ios[tag].t != t)
+				continue;
+			if (dev->tgt->hook)
+				dev->tgt->hook(t, KUBLK_HOOK_FETCH, n);
+			queue_fetch(t, q, tag);
+			n++;
+		}
 	}
 	ret = io_uring_submit(&t->ring);
 	if (ret < 0) {

@@ -15,6 +15,7 @@
  * (default /run/kublk), so that "recover" can start the same server
  * again and "list" can show the target.
  */
+#include <assert.h>
 #include <dirent.h>
 #include <stddef.h>
 #include <fcntl.h>
@@ -201,6 +202,7 @@ static const struct option core_opts[] = {
 	{ "compat", required_argument, NULL, OPT_COMPAT },
 	{ "verbose", no_argument, NULL, 'v' },
 };
+
 #define CORE_SHORT	"t:n:q:d:s:r:guzbv"
 
 static struct kublk_dev *dev_alloc(void)
@@ -679,9 +681,9 @@ static void compat_params(struct kublk_dev *dev)
 		 * loop target's DMA alignment of 511 thus lands in dma.pad,
 		 * and the kernel reads an alignment of 0.
 		 */
-		_Static_assert(offsetof(struct ublk_params, dma) == 108 &&
-			       offsetof(struct ublk_params, seg) == 120,
-			       "mainline's layout of struct ublk_params");
+		static_assert(offsetof(struct ublk_params, dma) == 108 &&
+			      offsetof(struct ublk_params, seg) == 120,
+			      "mainline's layout of struct ublk_params");
 		p->types = UBLK_PARAM_TYPE_BASIC;
 		b->attrs = UBLK_ATTR_VOLATILE_CACHE;
 		b->io_opt_shift = 12;
@@ -961,11 +963,10 @@ static int serve(struct kublk_dev *dev, int notify_fd)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	dev->main_tid = pthread_self();
 
-	if (dev->recovering) {
+	if (dev->recovering)
 		ret = start_recovery(dev);
-	} else {
+	else
 		ret = add_dev(dev, &added);
-	}
 	if (ret < 0)
 		goto fail;
 	ret = open_cdev(dev);
@@ -1284,7 +1285,8 @@ static int parse_simple(int argc, char **argv, const char *allowed, struct simpl
 			break;
 		case 'T':
 			if (kublk_parse_uint(optarg, &a->timeout_ms)) {
-				kublk_err("--timeout: '%s' is not a number of milliseconds", optarg);
+				kublk_err("--timeout: '%s' is not a number of milliseconds",
+					  optarg);
 				return -EINVAL;
 			}
 			break;
@@ -1318,10 +1320,12 @@ static int cmd_del(int argc, char **argv)
 {
 	struct simple_args a;
 	int ids[1024], n, i, ret = 0;
+	bool by_id;
 
 	if (parse_simple(argc, argv, "na", &a))
 		return 1;
-	if (a.all == (a.id >= 0)) {
+	by_id = a.id >= 0;
+	if (a.all == by_id) {
 		kublk_err("give either -n ID or -a");
 		return 1;
 	}
@@ -1372,10 +1376,11 @@ static int list_one(int id)
 		kublk_err("device %d: %s", id, strerror(-ret));
 		return ret;
 	}
-	printf("id=%u state=%s queues=%u depth=%u max_io=%u pid=%d io_desc_size=%u flags=0x%llx features=",
+	printf("id=%u state=%s queues=%u depth=%u max_io=%u ",
 	       info.dev_id, kublk_state_name(info.state), info.nr_hw_queues,
-	       info.queue_depth, info.max_io_buf_bytes, info.ublksrv_pid,
-	       info.io_desc_size, (unsigned long long)info.flags);
+	       info.queue_depth, info.max_io_buf_bytes);
+	printf("pid=%d io_desc_size=%u flags=0x%llx features=",
+	       info.ublksrv_pid, info.io_desc_size, (unsigned long long)info.flags);
 	kublk_print_flags(stdout, info.flags);
 	/* one command per slot, or batches of them (UBLK_F_BATCH_IO) */
 	printf(" io=%s", info.flags & UBLK_F_BATCH_IO ? "batch" : "per_io");
@@ -1503,7 +1508,7 @@ static int cmd_update_size(int argc, char **argv)
 			   "update_size");
 }
 
-static void usage(FILE *f)
+static void print_usage(FILE *f)
 {
 	unsigned int i;
 
@@ -1629,7 +1634,7 @@ int main(int argc, char **argv)
 
 	if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "-h") ||
 	    !strcmp(argv[1], "--help")) {
-		usage(argc < 2 ? stderr : stdout);
+		print_usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 1 : 0;
 	}
 	for (i = 0; i < ARRAY_SIZE(cmds); i++) {

@@ -74,7 +74,7 @@
 #define KUBLK_DEF_RUN_DIR	"/run/kublk"
 
 #define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
-#define round_up(x, a)		((((x) + (a) - 1) / (a)) * (a))
+#define round_up(x, a)		({ __typeof__(a) __a = (a); (((x) + __a - 1) / __a) * __a; })
 
 /*
  * io_uring user_data of everything a server or offload thread issues:
@@ -269,6 +269,7 @@ struct kublk_tgt_ops {
 	/* optional: extra words for "kublk list" (target=... is printed) */
 	void (*describe)(const struct kublk_dev *dev, FILE *f);
 };
+
 #define KUBLK_QUEUED	1000000
 
 struct kublk_dev {

@@ -12,6 +12,7 @@
 #ifndef KUBLK_LIBURING_COMPAT_H
 #define KUBLK_LIBURING_COMPAT_H
 
+#include <assert.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,7 +27,7 @@
  * cannot be tested with #ifdef, hence our own name for the number.
  */
 #define KUBLK_OP_READ_MULTISHOT	49
-_Static_assert(IORING_OP_SENDMSG_ZC == 48, "io_uring opcode numbering changed");
+static_assert(IORING_OP_SENDMSG_ZC == 48, "io_uring opcode numbering changed");
 
 /*
  * A multishot uring_cmd (sqe->uring_cmd_flags): it stays armed and posts

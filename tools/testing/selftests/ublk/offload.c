@@ -98,9 +98,8 @@ void kublk_offload_drain(struct kublk_thread *t)
 	struct kublk_dev *dev = t->dev;
 	struct kublk_mpq_ent e;
 
-	while (kublk_inbox_pop(t, &e)) {
+	while (kublk_inbox_pop(t, &e))
 		kublk_start_io(t, &dev->queues[e.q_id], e.tag);
-	}
 }
 
 int kublk_offload_start(struct kublk_dev *dev)

@@ -54,7 +54,8 @@ for q in 1 4; do
 		after=$(stat_ios "$id")
 		# 4M of 4k I/O per job
 		[ $((after - before)) -ge 2048 ] ||
-			_fail "null -q $q QD$qd: the device counted $((after - before)) I/Os, fio issued 2048"
+			_fail "null -q $q QD$qd: the device counted $((after - before)) I/Os," \
+			      "fio issued 2048"
 	done
 	_del_dev "$id"
 	_log "null, $q queue(s): every request at QD1 and QD128 completed"

@@ -115,7 +115,8 @@ _del_dev() {
 	[ ! -e "/dev/ublkb$id" ] || _fail "/dev/ublkb$id still exists after del"
 	[ ! -e "/dev/ublkc$id" ] || _fail "/dev/ublkc$id still exists after del"
 	"$KUBLK" list -n "$id" >/dev/null 2>&1 && _fail "device $id still listed after del"
-	[ "${pid:--1}" -gt 0 ] && _pid_alive "$pid" && _fail "server $pid of device $id still runs after del"
+	[ "${pid:--1}" -gt 0 ] && _pid_alive "$pid" &&
+		_fail "server $pid of device $id still runs after del"
 	return 0
 }
 
@@ -471,12 +472,14 @@ _kill_loop() {
 		line=$("$KUBLK" list -n "$id")
 		[[ " $line " =~ \ state=LIVE\ .*\ pid=([0-9]+)\  ]] ||
 			_fail "cycle $c: after recover: $line"
-		[ "${BASH_REMATCH[1]}" != "$pid" ] || _fail "cycle $c: the old server $pid is still listed"
+		[ "${BASH_REMATCH[1]}" != "$pid" ] ||
+			_fail "cycle $c: the old server $pid is still listed"
 		pid=${BASH_REMATCH[1]}
 		_pid_alive "$pid" || _fail "cycle $c: the new server $pid is not running"
 		dd if="$dev" of="$UBLK_TMP/got" bs=1M count=2 iflag=direct status=none ||
 			_fail "cycle $c: reading $dev after recovery failed"
-		cmp -s "$UBLK_TMP/got" "$UBLK_TMP/ref" || _fail "cycle $c: data changed across recovery"
+		cmp -s "$UBLK_TMP/got" "$UBLK_TMP/ref" ||
+			_fail "cycle $c: data changed across recovery"
 		[ $((c % 10)) = 0 ] && _log "$mode: $c of $cycles kill/recover cycles"
 	done
 	_fio_load_stop

@@ -42,7 +42,8 @@ _del_dev "$id"
 _add_dev -t null --compat ublksrv -s 250G
 id=$DEV_ID
 _expect_queue_attr "$id" write_cache "write back"
-[ "$(_dev_field "$id" size)" = $((250 << 30)) ] || _fail "null device of $(_dev_field "$id" size) bytes"
+[ "$(_dev_field "$id" size)" = $((250 << 30)) ] ||
+	_fail "null device of $(_dev_field "$id" size) bytes"
 _fio "read-$id" --filename="/dev/ublkb$id" --rw=randread --bs=4k --size=1M --iodepth=16
 _del_dev "$id"
 _log "ublksrv's loop and null parameters accepted and served"

@@ -15,7 +15,8 @@ for q in 1 2; do
 	[ -z "$out" ] || _fail "add printed '$out'"
 	[ "$(wc -l < "$UBLK_TMP/err")" = 1 ] || _fail "add's error: $(<"$UBLK_TMP/err")"
 	line=$("$KUBLK" list | tail -n 1)
-	[ "$("$KUBLK" list | wc -l)" = $((before + 1)) ] || _fail "no device left by the dead server"
+	[ "$("$KUBLK" list | wc -l)" = $((before + 1)) ] ||
+		_fail "no device left by the dead server"
 	id=$(echo "$line" | sed -n 's/^id=\([0-9]*\) .*/\1/p')
 	UBLK_DEVS+=("$id")
 	_wait_state "$id" DEAD 10

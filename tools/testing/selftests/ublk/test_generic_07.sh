@@ -22,7 +22,8 @@ for id in "${ids[@]}"; do
 	pids+=($!)
 done
 for i in "${!pids[@]}"; do
-	wait "${pids[$i]}" || _fail "fio on ublkb${ids[$i]}: $(tail -n 5 "$UBLK_TMP/fio${ids[$i]}.log")"
+	wait "${pids[$i]}" ||
+		_fail "fio on ublkb${ids[$i]}: $(tail -n 5 "$UBLK_TMP/fio${ids[$i]}.log")"
 done
 "$KUBLK" del -a || _fail "kublk del -a failed"
 for id in "${ids[@]}"; do

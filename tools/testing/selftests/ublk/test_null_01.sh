@@ -20,7 +20,8 @@ for q in 1 2; do
 		after=$(stat_ios "$id")
 		# 8M of 4k I/O per job
 		[ $((after - before)) -ge $((2048 * q)) ] ||
-			_fail "q$q QD$qd: the device counted $((after - before)) I/Os, fio issued $((2048 * q))"
+			_fail "q$q QD$qd: the device counted $((after - before)) I/Os," \
+			      "fio issued $((2048 * q))"
 	done
 	_del_dev "$id"
 done

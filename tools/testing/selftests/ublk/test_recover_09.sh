@@ -32,7 +32,8 @@ _fio_load_stop
 [ "$FIO_ERRORS" = 0 ] || _fail "fio saw $FIO_ERRORS errors across the quiesces"
 exits=$(grep -c "server exits" "$KUBLK_LOG")
 [ "$exits" -ge 3 ] || _fail "$exits of 3 quiesced servers exited cleanly"
-grep -q "failed" "$KUBLK_LOG" && _fail "a server saw a command fail: $(grep failed "$KUBLK_LOG" | head -n 3)"
+grep -q "failed" "$KUBLK_LOG" &&
+	_fail "a server saw a command fail: $(grep failed "$KUBLK_LOG" | head -n 3)"
 _del_dev "$id"
 _log "three quiesces under load: no I/O error, data verified"
 exit 0

@@ -21,7 +21,8 @@ done
 _add_dev -t stripe --chunk 16k "${files[@]}"
 id=$DEV_ID
 dev=/dev/ublkb$id
-[ "$(blockdev --getsize64 "$dev")" = $((nr * 8 << 20)) ] || _fail "size $(blockdev --getsize64 "$dev")"
+[ "$(blockdev --getsize64 "$dev")" = $((nr * 8 << 20)) ] ||
+	_fail "size $(blockdev --getsize64 "$dev")"
 
 # check_pieces DATA OFF LEN: DATA, written at device offset OFF, is in
 # the files, piece by piece (a piece ends at a chunk boundary)
@@ -59,7 +60,8 @@ cmp -n "$chunk" "$UBLK_TMP/c" <(dd if="$dev" bs="$chunk" skip=$((5 * nr + 2)) co
 # discard of two whole units punches a chunk into every file
 blkdiscard -o $((8 * unit)) -l $((2 * unit)) "$dev" || _fail "discard"
 for f in "${files[@]}"; do
-	cmp -s -n $((2 * chunk)) -i $((8 * chunk)):0 "$f" /dev/zero || _fail "$f not zeroed by discard"
+	cmp -s -n $((2 * chunk)) -i $((8 * chunk)):0 "$f" /dev/zero ||
+		_fail "$f not zeroed by discard"
 done
 _del_dev "$id"
 _log "3 files, 16k chunks: data where the mapping says, both ways"

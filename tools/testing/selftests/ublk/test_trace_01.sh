@@ -14,7 +14,7 @@
 _prep_test
 
 TRACEFS=/sys/kernel/tracing
-[ -d "$TRACEFS/events" ] || mount -t tracefs tracefs "$TRACEFS" 2>/dev/null
+[ -d "$TRACEFS/events" ] || mount -t tracefs nodev "$TRACEFS" 2>/dev/null
 [ -d "$TRACEFS/events/ublk" ] || _skip "ublk_drv has no tracepoints ($TRACEFS/events/ublk)"
 
 nr_q=2
@@ -59,7 +59,8 @@ if command -v bpftrace >/dev/null; then
 	bt_writes=$(awk -v id="$id" '$1 ~ "^@rqs\\[" id "," && $3 == "WRITE]:" { n += $4 }
 		END { print n + 0 }' "$bt")
 	[ "$bt_writes" -ge 512 ] ||
-		_fail "perqueue.bt counted $bt_writes writes on device $id, not 512: $(head -n 20 "$bt")"
+		_fail "perqueue.bt counted $bt_writes writes on device $id, not 512:" \
+		      "$(head -n 20 "$bt")"
 	_log "perqueue.bt counted $bt_writes writes"
 else
 	_log "bpftrace is not installed: perqueue.bt not run"
@@ -120,10 +121,12 @@ if [ "$rw1" = "$rw2" ]; then
 	[ "$rw" = "$rw1" ] ||
 		_fail "the trace has $rw reads and writes queued, the block layer counted $rw1"
 	[ "${snap[ublk_rq_completed]:-0}" = "$rw1" ] ||
-		_fail "the trace has ${snap[ublk_rq_completed]:-0} completions, the block layer counted $rw1"
+		_fail "the trace has ${snap[ublk_rq_completed]:-0} completions," \
+		      "the block layer counted $rw1"
 else
 	[ "$rw" -ge "$rw1" ] ||
-		_fail "the trace has $rw reads and writes queued, the block layer counted $rw1..$rw2"
+		_fail "the trace has $rw reads and writes queued," \
+		      "the block layer counted $rw1..$rw2"
 fi
 _log "every request queued, delivered, committed and completed once; $fetched slots fetched"
 exit 0

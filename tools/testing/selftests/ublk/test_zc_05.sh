@@ -38,7 +38,8 @@ cmp -s -n 64k -i 0:192k "$UBLK_TMP/ref" "$UBLK_TMP/backing" ||
 	_fail "the write succeeded but its data is not in the backing file"
 _wait_state "$id" DEAD 60
 _del_dev "$id"
-_log "-z --zc_no_unregister: a write held after its commit, completed once the server died; device deleted"
+_log "-z --zc_no_unregister: a write held after its commit, completed once the server died;" \
+     "device deleted"
 
 _add_dev -t loop -z "$UBLK_TMP/backing"
 id=$DEV_ID

@@ -25,7 +25,7 @@
 # checkpatch's FILE_PATH_CHANGES ("does MAINTAINERS need updating?") is
 # replaced by a stricter check: every file a patch adds, removes or
 # renames must be covered by a MAINTAINERS entry after that patch.  In
-# patches of userspace code only (tools/), BIT_MACRO,
+# patches whose C files are all userspace code (tools/), BIT_MACRO,
 # PREFER_DEFINED_ATTRIBUTE_MACRO and ARRAY_SIZE are left out: they ask
 # for kernel macros that userspace does not have.
 #
@@ -184,8 +184,9 @@ for p in "${patches[@]}"; do
 
 	ignore=FILE_PATH_CHANGES
 	# userspace code has none of the kernel's BIT(), __printf() and
-	# ARRAY_SIZE() that checkpatch would have it use
-	if ! awk '/^diff --git / { print $3 }' "$p" | grep -qv '^a/tools/'; then
+	# ARRAY_SIZE() that checkpatch would have it use: for a patch whose C
+	# files are all under tools/
+	if ! awk '/^diff --git / { print $3 }' "$p" | grep -E '\.[ch]$' | grep -qv '^a/tools/'; then
 		ignore+=,BIT_MACRO,PREFER_DEFINED_ATTRIBUTE_MACRO,ARRAY_SIZE
 	fi
 	# in the tree (its caches go there, not here); /usr/bin first: the

@@ -243,14 +243,9 @@ static blk_status_t ublk_batch_queue_rq(struct blk_mq_hw_ctx *hctx,
 		ublk_nosrv_rq(ubq, rq);
 		return BLK_STS_OK;
 	}
-	status = ublk_setup_iod(ubq, rq);
+	status = ublk_start_rq(ubq, rq);
 	if (unlikely(status != BLK_STS_OK))
 		return status;
-
-	blk_mq_start_request(rq);
-	trace_ublk_rq_queued(ubq, rq);
-	/* the slot is ACTIVE and its tag was free: nobody else writes it */
-	WRITE_ONCE(ubq->ios[tag].req, rq);
 	ublk_batch_push(ubq, &tag, 1, bd->last);
 	return BLK_STS_OK;
 }
@@ -276,7 +271,8 @@ static void ublk_batch_queue_rqs(struct rq_list *rqlist)
 	while ((rq = rq_list_pop(rqlist))) {
 		struct ublk_queue *ubq = ublk_rq_queue(rq);
 
-		if (unlikely(!ublk_start_rq(ubq, rq))) {
+		if (unlikely(READ_ONCE(ubq->nosrv) ||
+			     ublk_start_rq(ubq, rq) != BLK_STS_OK)) {
 			rq_list_add_tail(&rest, rq);
 			continue;
 		}

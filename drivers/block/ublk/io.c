@@ -137,12 +137,11 @@ void ublk_deliver_batch(struct ublk_io *io, struct request *head)
 	io_uring_cmd_complete_in_task(io->cmd, ublk_deliver_tw);
 }
 
-/* queue the delivery of one started request */
+/* queue the delivery of one request ublk_start_rq() started */
 void ublk_deliver(struct ublk_queue *ubq, struct request *rq)
 {
 	struct ublk_io *io = &ubq->ios[rq->tag];
 
-	WRITE_ONCE(io->req, rq);
 	rq->rq_next = NULL;
 	ublk_deliver_batch(io, rq);
 }

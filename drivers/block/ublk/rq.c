@@ -256,32 +256,31 @@ static blk_status_t ublk_queue_rq(struct blk_mq_hw_ctx *hctx,
 		return BLK_STS_OK;
 	}
 
-	status = ublk_setup_iod(ubq, rq);
+	status = ublk_start_rq(ubq, rq);
 	if (unlikely(status != BLK_STS_OK))
 		return status;
-
-	blk_mq_start_request(rq);
-	/* before the delivery: once queued, the request may be gone */
-	trace_ublk_rq_queued(ubq, rq);
 	ublk_deliver(ubq, rq);
 	return BLK_STS_OK;
 }
 
 /*
- * Describe @rq in its slot and start it, for a ->queue_rqs() batch:
- * false if its queue cannot take it now (no server, or a descriptor
- * error), and the caller hands it back to blk-mq.  The slot is ACTIVE
- * and its tag was free, so nobody else writes its @req.
+ * Describe @rq in its slot, start it and record it there, for delivery
+ * by either mode's ->queue_rq() or ->queue_rqs(); the caller checked
+ * that the queue has a server.  Else the descriptor's error, and @rq is
+ * not started.  The slot is ACTIVE and its tag was free, so nobody else
+ * writes its @req.  Traced before the delivery: once queued, the request
+ * may be gone.
  */
-bool ublk_start_rq(struct ublk_queue *ubq, struct request *rq)
+blk_status_t ublk_start_rq(struct ublk_queue *ubq, struct request *rq)
 {
-	if (unlikely(READ_ONCE(ubq->nosrv) ||
-		     ublk_setup_iod(ubq, rq) != BLK_STS_OK))
-		return false;
+	blk_status_t status = ublk_setup_iod(ubq, rq);
+
+	if (unlikely(status != BLK_STS_OK))
+		return status;
 	blk_mq_start_request(rq);
 	trace_ublk_rq_queued(ubq, rq);
 	WRITE_ONCE(ubq->ios[rq->tag].req, rq);
-	return true;
+	return BLK_STS_OK;
 }
 
 /*
@@ -300,7 +299,8 @@ static void ublk_queue_rqs(struct rq_list *rqlist)
 		struct ublk_queue *ubq = ublk_rq_queue(rq);
 		struct ublk_io *io = &ubq->ios[rq->tag];
 
-		if (unlikely(!ublk_start_rq(ubq, rq))) {
+		if (unlikely(READ_ONCE(ubq->nosrv) ||
+			     ublk_start_rq(ubq, rq) != BLK_STS_OK)) {
 			rq_list_add_tail(&rest, rq);
 			continue;
 		}

@@ -523,7 +523,7 @@ void ublk_apply_params(struct ublk_device *ub, struct gendisk *disk);
 /* rq.c */
 extern const struct blk_mq_ops ublk_mq_ops;
 blk_status_t ublk_setup_iod(struct ublk_queue *ubq, struct request *rq);
-bool ublk_start_rq(struct ublk_queue *ubq, struct request *rq);
+blk_status_t ublk_start_rq(struct ublk_queue *ubq, struct request *rq);
 enum blk_eh_timer_return ublk_timeout(struct request *rq);
 int ublk_init_hctx(struct blk_mq_hw_ctx *hctx, void *driver_data,
 		   unsigned int hctx_idx);

@@ -165,6 +165,22 @@
 #define UBLK_U_IO_UPDATE_CMD_PRIO	\
 	_IOWR('u', 0xff, struct ublk_batch_io)
 
+/*
+ * Not mainline's.  UBLK_F_IOPOLL, IOPOLL_SLEEP: the poller of queue q_id
+ * (the task whose IORING_SETUP_IOPOLL ring fetched the queue's slots)
+ * is about to sleep: the driver signals the eventfd whose descriptor is
+ * in addr when the next request for the queue arrives, once; the server
+ * arms it again each time it sleeps.  tag and result must be 0.
+ * Returns 0 when armed, -EAGAIN when requests are already waiting for
+ * the poller (poll again instead of sleeping), -EBADF when addr is not
+ * an eventfd, -EINVAL for another queue's task or ring, or a device
+ * without UBLK_F_IOPOLL.  Stopping, quiescing or recovering the device
+ * and the server's exit signal it too, so that the server polls and
+ * finds its aborted commands.
+ */
+#define UBLK_U_IO_IOPOLL_SLEEP		\
+	_IOWR('u', 0xfe, struct ublksrv_io_cmd)
+
 /* results a completed FETCH / COMMIT_AND_FETCH command carries */
 #define UBLK_IO_RES_OK			0
 #define UBLK_IO_RES_NEED_GET_DATA	1
@@ -346,6 +362,23 @@
  * threads without moving slots.
  */
 #define UBLK_F_BATCH_PRIO		(1ULL << 63)
+
+/*
+ * Not mainline's.  The slots' commands (FETCH_REQ, COMMIT_AND_FETCH_REQ)
+ * come from an IORING_SETUP_IOPOLL ring, one ring and one task per
+ * queue, which may also carry the server's polled backing I/O: a new
+ * request is handed to its command from the ring's own poll loop
+ * (io_uring_enter() with IORING_ENTER_GETEVENTS), not from task work,
+ * so the path from ->queue_rq() to the server has no task work, IPI or
+ * wakeup while the server polls.  A server whose queue is idle sleeps
+ * with UBLK_U_IO_IOPOLL_SLEEP.  NEED_GET_DATA, REGISTER_IO_BUF and
+ * UNREGISTER_IO_BUF complete at once and may be issued on the same
+ * ring.  Not with UBLK_F_BATCH_IO (dropped); PER_IO_DAEMON is dropped.
+ * FETCH_REQ and COMMIT_AND_FETCH_REQ of such a device on a ring without
+ * IORING_SETUP_IOPOLL, and of any other device on an IOPOLL ring, fail
+ * with -EINVAL.
+ */
+#define UBLK_F_IOPOLL			(1ULL << 62)
 
 /* device states, in ublksrv_ctrl_dev_info.state */
 #define UBLK_S_DEV_DEAD		0

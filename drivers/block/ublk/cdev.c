@@ -196,4 +196,7 @@ const struct file_operations ublk_ch_fops = {
 	.read_iter	= ublk_ch_read_iter,
 	.write_iter	= ublk_ch_write_iter,
 	.uring_cmd	= ublk_ch_uring_cmd,
+#ifdef UBLK_HAVE_IOPOLL
+	.uring_cmd_iopoll = ublk_ch_uring_cmd_iopoll,
+#endif
 };

@@ -102,6 +102,14 @@ static int ublk_negotiate_features(u64 *flagsp)
 		flags &= ~(UBLK_F_PER_IO_DAEMON | UBLK_F_NEED_GET_DATA);
 	else
 		flags &= ~UBLK_F_BATCH_PRIO;
+	/*
+	 * A polled queue is served by one ring and one task (iopoll.c);
+	 * batch commands are not polled.
+	 */
+	if (flags & UBLK_F_BATCH_IO)
+		flags &= ~UBLK_F_IOPOLL;
+	if (flags & UBLK_F_IOPOLL)
+		flags &= ~UBLK_F_PER_IO_DAEMON;
 	/* zone reports and appends need user copy */
 	if ((flags & UBLK_F_ZONED) && !(flags & UBLK_F_USER_COPY))
 		return -EINVAL;

@@ -34,13 +34,36 @@ static bool ublk_rq_data_out(const struct request *rq)
 }
 
 /*
- * Deliver @rq to the server: complete the slot's command, now owned by
- * the server along with the request.  Runs in the slot's task.  @rq is
- * request @pos of the @batch this task work run delivers, for tracing.
+ * @rq was started in its slot for delivery, but its server's task or
+ * ring is going away: nobody will see the request.  Cancel the slot's
+ * command and treat the request as having no server.  Runs where the
+ * delivery would have run, so nothing else completes the command (the
+ * cancel paths leave a slot with a request alone).
  */
-static void ublk_dispatch(struct ublk_queue *ubq, struct request *rq,
-			  unsigned int issue_flags, unsigned int batch,
-			  unsigned int pos)
+void ublk_dispatch_dead(struct ublk_queue *ubq, struct request *rq,
+			unsigned int issue_flags)
+{
+	struct ublk_io *io = &ubq->ios[rq->tag];
+	struct io_uring_cmd *cmd = io->cmd;
+
+	ublk_start_cancel(ubq->dev);
+	io->cmd = NULL;
+	WRITE_ONCE(io->flags, UBLK_IO_FLAG_CANCELED);
+	WRITE_ONCE(io->req, NULL);
+	trace_ublk_cmd_aborted(ubq, rq->tag, UBLK_ABORT_DYING);
+	io_uring_cmd_done(cmd, UBLK_IO_RES_ABORT, 0, issue_flags);
+	ublk_nosrv_rq(ubq, rq);
+}
+
+/*
+ * Deliver @rq to the server: complete the slot's command, now owned by
+ * the server along with the request.  Runs in the slot's task, from task
+ * work or (UBLK_F_IOPOLL) the poll of its ring.  @rq is request @pos of
+ * the @batch this run delivers, for tracing.
+ */
+void ublk_dispatch(struct ublk_queue *ubq, struct request *rq,
+		   unsigned int issue_flags, unsigned int batch,
+		   unsigned int pos)
 {
 	struct ublk_io *io = &ubq->ios[rq->tag];
 	struct io_uring_cmd *cmd = io->cmd;
@@ -50,19 +73,12 @@ static void ublk_dispatch(struct ublk_queue *ubq, struct request *rq,
 	int refs = 1;
 
 	/*
-	 * The task is exiting, or its ring is (io_uring then runs task work
-	 * from a kernel thread): nobody will see the request.  Cancel the
-	 * command and treat the request as having no server.
+	 * The task is exiting, or its ring is (io_uring then runs task work,
+	 * or reaps a polled ring, from a kernel thread).
 	 */
 	if (unlikely((issue_flags & IO_URING_F_TASK_DEAD) ||
 		     current != io->task)) {
-		ublk_start_cancel(ubq->dev);
-		io->cmd = NULL;
-		WRITE_ONCE(io->flags, UBLK_IO_FLAG_CANCELED);
-		WRITE_ONCE(io->req, NULL);
-		trace_ublk_cmd_aborted(ubq, rq->tag, UBLK_ABORT_DYING);
-		io_uring_cmd_done(cmd, UBLK_IO_RES_ABORT, 0, issue_flags);
-		ublk_nosrv_rq(ubq, rq);
+		ublk_dispatch_dead(ubq, rq, issue_flags);
 		return;
 	}
 
@@ -241,6 +257,9 @@ static int ublk_fetch(struct io_uring_cmd *cmd, unsigned int issue_flags,
 	spin_lock(&ubq->cancel_lock);
 	if (io->flags || READ_ONCE(ub->srv_aborted)) {
 		ret = -EBUSY;
+	} else if (ublk_q_iopoll(ubq) && ublk_iopoll_bind(ubq, cmd)) {
+		/* another ring or task serves this queue */
+		ret = -EINVAL;
 	} else {
 		io->cmd = cmd;
 		io->addr = addr;
@@ -376,6 +395,8 @@ static int ublk_commit_and_fetch(struct io_uring_cmd *cmd,
 	    UBLK_IO_FLAG_OWNED_BY_SRV)
 		return -EINVAL;
 	rq = io->req;
+	if (ublk_q_iopoll(ubq) && ublk_iopoll_check_ring(ubq, cmd))
+		return -EINVAL;
 
 	ret = ublk_check_commit(ubq, rq, res, addr);
 	if (ret)
@@ -493,7 +514,8 @@ static int ublk_handle_io_cmd(struct io_uring_cmd *cmd,
 	if (!ublk_op_is(op, UBLK_U_IO_FETCH_REQ) &&
 	    !ublk_op_is(op, UBLK_U_IO_COMMIT_AND_FETCH_REQ) &&
 	    !ublk_op_is(op, UBLK_U_IO_NEED_GET_DATA) &&
-	    !ublk_op_is(op, UBLK_U_IO_REGISTER_IO_BUF))
+	    !ublk_op_is(op, UBLK_U_IO_REGISTER_IO_BUF) &&
+	    !ublk_op_is(op, UBLK_U_IO_IOPOLL_SLEEP))
 		return -EINVAL;
 
 	if (q_id >= ub->dev_info.nr_hw_queues)
@@ -502,6 +524,18 @@ static int ublk_handle_io_cmd(struct io_uring_cmd *cmd,
 	if (tag >= ubq->q_depth)
 		return -EINVAL;
 	tag = array_index_nospec(tag, ubq->q_depth);
+
+	if (ublk_op_is(op, UBLK_U_IO_IOPOLL_SLEEP))
+		return ublk_iopoll_sleep(cmd, ubq, tag, res, addr);
+	/*
+	 * The commands that wait for a request are polled exactly when the
+	 * device is UBLK_F_IOPOLL: queue_rq() hands requests to the one or
+	 * the other kind of command.  The others complete at once.
+	 */
+	if ((ublk_op_is(op, UBLK_U_IO_FETCH_REQ) ||
+	     ublk_op_is(op, UBLK_U_IO_COMMIT_AND_FETCH_REQ)) &&
+	    !(issue_flags & IO_URING_F_IOPOLL) != !ublk_q_iopoll(ubq))
+		return -EINVAL;
 
 	if (ublk_op_is(op, UBLK_U_IO_REGISTER_IO_BUF))
 		return ublk_register_io_buf(cmd, ubq, &ubq->ios[tag], addr,
@@ -519,6 +553,9 @@ static void ublk_io_cmd_tw(struct io_uring_cmd *cmd, unsigned int issue_flags)
 {
 	int ret = -ECANCELED;
 
+	/* task work knows nothing of polling; the command still is polled */
+	if (ublk_cmd_pdu(cmd)->iopoll)
+		issue_flags |= IO_URING_F_IOPOLL;
 	if (!(issue_flags & IO_URING_F_TASK_DEAD))
 		ret = ublk_handle_io_cmd(cmd, issue_flags);
 	if (ret != -EIOCBQUEUED)
@@ -554,6 +591,9 @@ static void ublk_cancel_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags)
 	struct ublk_io *io = &ubq->ios[pdu->tag];
 
 	ublk_start_cancel(ubq->dev);
+	/* requests waiting for the poller, which will not poll again */
+	if (ublk_q_iopoll(ubq))
+		ublk_iopoll_cancel(ubq, issue_flags);
 
 	if (ublk_claim_idle_cmd(ubq, io, cmd)) {
 		trace_ublk_cmd_aborted(ubq, pdu->tag, UBLK_ABORT_CANCEL);
@@ -563,8 +603,13 @@ static void ublk_cancel_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags)
 
 int ublk_ch_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags)
 {
+	struct ublk_device *ub = cmd->file->private_data;
+
+	/* batch commands are never polled (batch.c has no poll) */
+	if ((issue_flags & IO_URING_F_IOPOLL) && ublk_dev_batch(ub))
+		return -EINVAL;
 	/* a device's mode is fixed at ADD_DEV */
-	if (ublk_dev_batch(cmd->file->private_data))
+	if (ublk_dev_batch(ub))
 		return ublk_batch_uring_cmd(cmd, issue_flags);
 
 	if (unlikely(issue_flags & IO_URING_F_CANCEL)) {
@@ -577,6 +622,13 @@ int ublk_ch_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags)
 	 * task, and the fast paths rely on the ring's uring_lock.
 	 */
 	if (unlikely(issue_flags & IO_URING_F_UNLOCKED)) {
+		/*
+		 * On an IOPOLL ring the command is in the iopoll list when
+		 * this returns: ->uring_cmd_iopoll() leaves it alone until
+		 * the task work (under the same ring lock) has issued it.
+		 */
+		WRITE_ONCE(ublk_cmd_pdu(cmd)->ubq, NULL);
+		ublk_cmd_pdu(cmd)->iopoll = issue_flags & IO_URING_F_IOPOLL;
 		io_uring_cmd_complete_in_task(cmd, ublk_io_cmd_tw);
 		return -EIOCBQUEUED;
 	}

@@ -110,6 +110,8 @@ void ublk_start_cancel(struct ublk_device *ub)
 	ub->srv_aborted = true;
 	mutex_unlock(&ub->cancel_mutex);
 	wake_up_all(&ub->wait);
+	/* a sleeping poller finds its cancelled commands */
+	ublk_iopoll_wake_all(ub);
 }
 
 /* a server has the device open and is still setting up or serving */
@@ -412,6 +414,8 @@ static void ublk_abort_server(struct ublk_device *ub)
 	/* pairs with the one in ublk_commit_and_fetch() */
 	smp_mb();
 	wake_up_all(&ub->wait);
+	/* and the one in ublk_iopoll_sleep() */
+	ublk_iopoll_wake_all(ub);
 
 	/* batch slots hold no command: the fetch commands carry the news */
 	if (ublk_dev_batch(ub)) {
@@ -762,6 +766,8 @@ static void ublk_reset_server(struct ublk_device *ub)
 		}
 		if (ubq->batch)
 			ublk_batch_reset(ubq);
+		if (ublk_q_iopoll(ubq))
+			ublk_iopoll_reset(ubq);
 	}
 	atomic_set(&ub->nr_io_ready, 0);
 	clear_bit(UB_STATE_UNPRIV_SERVER, &ub->state);

@@ -35,7 +35,7 @@
  * and description: the version, the "flavour" in modinfo and the load
  * message, both with the optional features the build found in the kernel
  * it was built against (zero copy: io_uring kernel buffers; batch:
- * multishot uring_cmd).
+ * multishot uring_cmd; iopoll: ->uring_cmd_iopoll() for any command).
  */
 #ifdef UBLK_HAVE_KBUF
 #define UBLK_BUILD_ZC		"yes"
@@ -47,7 +47,13 @@
 #else
 #define UBLK_BUILD_BATCH	"no"
 #endif
-#define UBLK_BUILD_FEATURES	"zero_copy=" UBLK_BUILD_ZC " batch=" UBLK_BUILD_BATCH
+#ifdef UBLK_HAVE_IOPOLL
+#define UBLK_BUILD_IOPOLL	"yes"
+#else
+#define UBLK_BUILD_IOPOLL	"no"
+#endif
+#define UBLK_BUILD_FEATURES	"zero_copy=" UBLK_BUILD_ZC " batch=" \
+				UBLK_BUILD_BATCH " iopoll=" UBLK_BUILD_IOPOLL
 
 /* serializes ADD_DEV and DEL_DEV; protects ublks_added */
 static DEFINE_MUTEX(ublk_ctl_mutex);

@@ -259,7 +259,10 @@ static blk_status_t ublk_queue_rq(struct blk_mq_hw_ctx *hctx,
 	status = ublk_start_rq(ubq, rq);
 	if (unlikely(status != BLK_STS_OK))
 		return status;
-	ublk_deliver(ubq, rq);
+	if (ublk_q_iopoll(ubq))
+		ublk_iopoll_queue(ubq, rq);
+	else
+		ublk_deliver(ubq, rq);
 	return BLK_STS_OK;
 }
 
@@ -302,6 +305,11 @@ static void ublk_queue_rqs(struct rq_list *rqlist)
 		if (unlikely(READ_ONCE(ubq->nosrv) ||
 			     ublk_start_rq(ubq, rq) != BLK_STS_OK)) {
 			rq_list_add_tail(&rest, rq);
+			continue;
+		}
+		/* the poller takes them from the queue's list, not from tw */
+		if (ublk_q_iopoll(ubq)) {
+			ublk_iopoll_queue(ubq, rq);
 			continue;
 		}
 

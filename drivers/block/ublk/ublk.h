@@ -28,6 +28,9 @@
  *   batch.c     UBLK_F_BATCH_IO: slots without commands, requests handed
  *               over in batches by multishot fetch commands kept in
  *               priority lists (needs multishot uring_cmd)
+ *   iopoll.c    UBLK_F_IOPOLL: queues served from an IORING_SETUP_IOPOLL
+ *               ring, requests handed over by its poll loop (needs
+ *               patches/base 0006)
  *   trace.h     tracepoints (TRACE_SYSTEM ublk), instantiated in trace.c
  *
  * Lock order (outermost first); each lock's users are listed where the
@@ -91,6 +94,18 @@
 #endif
 
 /*
+ * Serving a queue from an IOPOLL ring needs ->uring_cmd_iopoll() to be
+ * able to complete any command of the ring, and a dying ring to cancel
+ * its commands before it waits for its polled requests (patches/base
+ * 0006), and the ring handle; the Makefile defines UBLK_HAVE_IOPOLL.
+ */
+#ifdef UBLK_HAVE_IOPOLL
+#define UBLK_F_IOPOLL_ALL	UBLK_F_IOPOLL
+#else
+#define UBLK_F_IOPOLL_ALL	0
+#endif
+
+/*
  * The features this driver implements.  UBLK_U_CMD_GET_FEATURES reports
  * exactly these; ADD_DEV drops every other bit from the flags it
  * returns.
@@ -112,7 +127,8 @@
 				 UBLK_F_NO_AUTO_PART_SCAN |		\
 				 UBLK_F_IO_DESC_SIZE |			\
 				 UBLK_F_ZC_ALL |			\
-				 UBLK_F_BATCH_ALL)
+				 UBLK_F_BATCH_ALL |			\
+				 UBLK_F_IOPOLL_ALL)
 
 /*
  * This driver's own features (bits from 63 down, see ublk_cmd.h).  They
@@ -122,7 +138,8 @@
  * server that asks, like any feature, and the read-only module parameter
  * ext_features lists them.
  */
-#define UBLK_F_EXTENSIONS	(UBLK_F_SUPPORTED & UBLK_F_BATCH_PRIO)
+#define UBLK_F_EXTENSIONS	(UBLK_F_SUPPORTED &			\
+				 (UBLK_F_BATCH_PRIO | UBLK_F_IOPOLL))
 
 /* UBLK_F_IO_DESC_SIZE: the sizes a server may choose for a descriptor */
 #define UBLK_IO_DESC_SIZE_MIN	sizeof(struct ublksrv_io_desc)
@@ -285,6 +302,20 @@ struct ublk_queue {
 	/* UBLK_F_BATCH_IO: tags waiting, fetch commands (batch.c) */
 	struct ublk_batch_queue	*batch;
 
+	/*
+	 * UBLK_F_IOPOLL (iopoll.c).  @poll_reqs: requests started for
+	 * delivery, pushed by ->queue_rq(), taken by the poller or the
+	 * cancel callback under the ring's lock.  @poll_ctx, @poll_task:
+	 * the ring and task serving the queue, set by the server's first
+	 * FETCH_REQ under @cancel_lock, cleared by stage 2 of server exit.
+	 * @poll_sleeper: the eventfd of a poller that sleeps, exchanged
+	 * with xchg() only.
+	 */
+	struct llist_head	poll_reqs;
+	void			*poll_ctx;
+	struct task_struct	*poll_task;
+	struct eventfd_ctx	*poll_sleeper;
+
 	struct ublk_io		ios[] __counted_by(q_depth);
 };
 
@@ -385,6 +416,8 @@ struct ublk_rq_data {
 	 */
 	u64			zone_sector;
 	u32			nr_zones;
+	/* UBLK_F_IOPOLL: in ublk_queue.poll_reqs while started, undelivered */
+	struct llist_node	poll_node;
 };
 
 /* io_uring_cmd pdu of the I/O commands */
@@ -394,6 +427,8 @@ struct ublk_cmd_pdu {
 	/* the slot, for the cancel callback */
 	struct ublk_queue	*ubq;
 	u16			tag;
+	/* issued from io-wq on an IOPOLL ring, run again from task work */
+	bool			iopoll;
 };
 
 static inline struct ublk_cmd_pdu *ublk_cmd_pdu(struct io_uring_cmd *cmd)
@@ -449,6 +484,11 @@ static inline bool ublk_q_zero_copy(const struct ublk_queue *ubq)
 static inline bool ublk_dev_batch(const struct ublk_device *ub)
 {
 	return ub->dev_info.flags & UBLK_F_BATCH_IO;
+}
+
+static inline bool ublk_q_iopoll(const struct ublk_queue *ubq)
+{
+	return ubq->flags & UBLK_F_IOPOLL;
 }
 
 static inline bool ublk_q_auto_buf_reg(const struct ublk_queue *ubq)
@@ -540,6 +580,11 @@ bool ublk_rq_has_data(const struct request *rq);
 
 /* io.c */
 int ublk_ch_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags);
+void ublk_dispatch(struct ublk_queue *ubq, struct request *rq,
+		   unsigned int issue_flags, unsigned int batch,
+		   unsigned int pos);
+void ublk_dispatch_dead(struct ublk_queue *ubq, struct request *rq,
+			unsigned int issue_flags);
 void ublk_deliver(struct ublk_queue *ubq, struct request *rq);
 void ublk_deliver_batch(struct ublk_io *io, struct request *head);
 void ublk_put_io_ref(struct ublk_queue *ubq, struct ublk_io *io);
@@ -591,6 +636,59 @@ static inline void ublk_batch_drain(struct ublk_queue *ubq)
 }
 
 static inline void ublk_batch_reset(struct ublk_queue *ubq)
+{
+}
+#endif
+
+/* iopoll.c */
+#ifdef UBLK_HAVE_IOPOLL
+int ublk_ch_uring_cmd_iopoll(struct io_uring_cmd *cmd,
+			     struct io_comp_batch *iob, unsigned int poll_flags);
+void ublk_iopoll_queue(struct ublk_queue *ubq, struct request *rq);
+void ublk_iopoll_wake(struct ublk_queue *ubq);
+void ublk_iopoll_wake_all(struct ublk_device *ub);
+void ublk_iopoll_cancel(struct ublk_queue *ubq, unsigned int issue_flags);
+int ublk_iopoll_bind(struct ublk_queue *ubq, struct io_uring_cmd *cmd);
+int ublk_iopoll_check_ring(struct ublk_queue *ubq, struct io_uring_cmd *cmd);
+int ublk_iopoll_sleep(struct io_uring_cmd *cmd, struct ublk_queue *ubq,
+		      u16 tag, s32 res, u64 fd);
+void ublk_iopoll_reset(struct ublk_queue *ubq);
+#else
+/* never called but for the sleep command: no device has UBLK_F_IOPOLL */
+static inline void ublk_iopoll_queue(struct ublk_queue *ubq,
+				     struct request *rq)
+{
+}
+
+static inline void ublk_iopoll_wake_all(struct ublk_device *ub)
+{
+}
+
+static inline void ublk_iopoll_cancel(struct ublk_queue *ubq,
+				      unsigned int issue_flags)
+{
+}
+
+static inline int ublk_iopoll_bind(struct ublk_queue *ubq,
+				   struct io_uring_cmd *cmd)
+{
+	return -EINVAL;
+}
+
+static inline int ublk_iopoll_check_ring(struct ublk_queue *ubq,
+					 struct io_uring_cmd *cmd)
+{
+	return -EINVAL;
+}
+
+static inline int ublk_iopoll_sleep(struct io_uring_cmd *cmd,
+				    struct ublk_queue *ubq, u16 tag, s32 res,
+				    u64 fd)
+{
+	return -EINVAL;
+}
+
+static inline void ublk_iopoll_reset(struct ublk_queue *ubq)
 {
 }
 #endif

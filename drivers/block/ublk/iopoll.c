@@ -216,7 +216,7 @@ int ublk_iopoll_sleep(struct io_uring_cmd *cmd, struct ublk_queue *ubq,
 		efd = xchg(&ubq->poll_sleeper, NULL);
 		if (efd)
 			eventfd_ctx_put(efd);
-		return -EAGAIN;
+		return -EBUSY;
 	}
 	return 0;
 }

@@ -171,7 +171,7 @@
  * is about to sleep: the driver signals the eventfd whose descriptor is
  * in addr when the next request for the queue arrives, once; the server
  * arms it again each time it sleeps.  tag and result must be 0.
- * Returns 0 when armed, -EAGAIN when requests are already waiting for
+ * Returns 0 when armed, -EBUSY when requests are already waiting for
  * the poller (poll again instead of sleeping), -EBADF when addr is not
  * an eventfd, -EINVAL for another queue's task or ring, or a device
  * without UBLK_F_IOPOLL.  Stopping, quiescing or recovering the device

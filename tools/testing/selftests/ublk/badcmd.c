@@ -59,7 +59,7 @@
 			 UBLK_F_NO_AUTO_PART_SCAN | UBLK_F_IO_DESC_SIZE)
 #define F_NOT_YET	(UBLK_F_INTEGRITY | UBLK_F_SHMEM_ZC)
 /* this driver's own, from bit 63 down; checked by check_batch() */
-#define F_OURS		UBLK_F_BATCH_PRIO
+#define F_OURS		(UBLK_F_BATCH_PRIO | UBLK_F_IOPOLL)
 /* checked when reported (check_zero_copy(), check_auto_buf_reg()) */
 #define F_ZC		(UBLK_F_SUPPORT_ZERO_COPY | UBLK_F_AUTO_BUF_REG)
 
@@ -548,7 +548,7 @@ static void server_stop(struct server *s)
 /* ---- the checks ---- */
 
 /* the driver's own features, which GET_FEATURES leaves out */
-static unsigned long long ext_features(void)
+static unsigned long long read_ext_features(void)
 {
 	unsigned long long ext = 0;
 	FILE *f = fopen("/sys/module/ublk_drv/parameters/ext_features", "r");
@@ -583,8 +583,8 @@ static void check_features(void)
 	report(!(f & F_NOT_YET), "features report nothing unimplemented");
 	report(!(f & ~((1ULL << 21) - 1)), "GET_FEATURES reports mainline's bits only (%#llx)",
 	       (unsigned long long)f);
-	report(!(ext_features() & ~F_OURS), "ext_features lists our own bits only (%#llx)",
-	       ext_features());
+	report(!(read_ext_features() & ~F_OURS), "ext_features lists our own bits only (%#llx)",
+	       read_ext_features());
 }
 
 static void check_ctrl_opcodes(void)
@@ -3530,7 +3530,7 @@ int main(int argc, char **argv)
 		   .len = 8, .addr = (__u64)(uintptr_t)&features });
 	if (ret)
 		die("GET_FEATURES");
-	features |= ext_features();
+	features |= read_ext_features();
 	if (argc > 1 && !strcmp(argv[1], "timeout"))
 		return check_unpriv_timeout();
 	if (argc > 1 && !strcmp(argv[1], "prio"))

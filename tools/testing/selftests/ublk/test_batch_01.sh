@@ -75,7 +75,8 @@ reqs=${BASH_REMATCH[1]} cqes=${BASH_REMATCH[2]}
 if [ "$cqes" = 0 ] || [ "$reqs" -le "$cqes" ]; then
 	_fail "QD128: $reqs requests in $cqes fetch CQEs, no batching"
 fi
-_log "QD128: $reqs requests in $cqes fetch CQEs ($((reqs * 100 / cqes / 100)).$((reqs * 100 / cqes % 100)) per CQE)"
+per100=$((reqs * 100 / cqes))
+_log "QD128: $reqs requests in $cqes fetch CQEs ($((per100 / 100)).$((per100 % 100)) per CQE)"
 
 must_refuse -t null -b -g
 must_refuse -t null -b --per_io_tasks

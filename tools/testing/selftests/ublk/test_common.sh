@@ -417,6 +417,14 @@ _fio_load_stop() {
 # _nullb_poll N: N polled null_blk disks, /dev/nullb0 ... (blk-mq, two
 # poll queues, memory backed, so data reads back); unloaded at the
 # clean-up.  --iopoll's backing devices.
+#
+# 6.12's null_blk allocates the page of a sector it has not stored yet in
+# the request's completion, which for a polled request runs in the
+# poller's rcu_read_lock() section (iocb_bio_iopoll -> null_poll ->
+# null_insert_page): a sleeping allocation in atomic context, reported by
+# the debug kernel.  So the first UBLK_NULLB_MB (80) MiB of each disk are
+# written once here, without polling, and tests stay in that range.
+UBLK_NULLB_MB=80
 _nullb_poll() {
 	local i io_poll
 
@@ -431,6 +439,8 @@ _nullb_poll() {
 		read -r io_poll < "/sys/block/nullb$i/queue/io_poll" ||
 			_fail "nullb$i has no queue/io_poll"
 		[ "$io_poll" = 1 ] || _fail "nullb$i does not poll (queue/io_poll is $io_poll)"
+		dd if=/dev/zero of="/dev/nullb$i" bs=1M count="$UBLK_NULLB_MB" oflag=direct \
+			status=none || _fail "writing nullb$i's first $UBLK_NULLB_MB MiB failed"
 	done
 }
 

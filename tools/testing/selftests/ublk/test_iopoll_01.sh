@@ -6,7 +6,8 @@
 # backing I/O.  null (every request fio issued reached the device), loop
 # over a polled null_blk disk and stripe over two (fio writes, reads
 # back and verifies), in copy mode, with user copy, zero copy and
-# AUTO_BUF_REG, at QD1 and QD128 with one and four queues.  The device
+# AUTO_BUF_REG (all on loop; stripe without user copy), at QD1 and QD128
+# with one and four queues.  The device
 # must say it polls (IOPOLL in its flags).
 
 . "$(dirname "$0")"/test_common.sh
@@ -24,54 +25,61 @@ add_polled() {
 	[[ ",$f," == *,IOPOLL,* ]] || _fail "kublk add --iopoll $*: features $f, no IOPOLL"
 }
 
-# the data modes this driver has, with a mark for the ones zero copy adds
-modes=("copy:")
-_have_feature USER_COPY && modes+=("user_copy:-u")
-_have_feature SUPPORT_ZERO_COPY && modes+=("zero_copy:-z")
-_have_feature AUTO_BUF_REG && modes+=("auto_zc:--auto_zc")
+# the data modes the driver reports: the option of each
+declare -A opt=([copy]="")
+_have_feature USER_COPY && opt[user_copy]=-u
+_have_feature SUPPORT_ZERO_COPY && opt[zero_copy]=-z
+_have_feature AUTO_BUF_REG && opt[auto_zc]=--auto_zc
 
-# null: no data kept, so count the requests
-for c in "1 1" "4 128"; do
-	read -r q qd <<< "$c"
-	for m in "copy:" "user_copy:-u"; do
-		[[ " ${modes[*]} " == *" $m "* ]] || continue
-		# shellcheck disable=SC2086 # the mode's option, or none
-		add_polled -t null -q "$q" -s 1G ${m#*:}
+# bytes SIZE: SIZE (N, Nk or NM) in bytes
+bytes() {
+	case "$1" in
+	*k) echo $((${1%k} << 10)) ;;
+	*M) echo $((${1%M} << 20)) ;;
+	*) echo "$1" ;;
+	esac
+}
+
+# case TARGET MODE QUEUES QD SIZE BS [FILES...]: a polled device of
+# TARGET in data MODE, and fio on it (verified, but on null: counted)
+case_run() {
+	local target=$1 mode=$2 q=$3 qd=$4 size=$5 bs=$6 before after want
+
+	shift 6
+	[ -n "${opt[$mode]+set}" ] || return 0
+	# shellcheck disable=SC2086 # the mode's option, or none
+	add_polled -t "$target" -q "$q" ${opt[$mode]} "$@"
+	ran+=("$target/$mode/q$q/QD$qd")
+	if [ "$target" = null ]; then
 		before=$(stat_ios "$DEV_ID")
-		_fio "null-${m%%:*}-q$q-qd$qd" --filename="/dev/ublkb$DEV_ID" --rw=randrw \
-			--bs=4k --iodepth="$qd" --numjobs="$q" --size=2M --io_size=2M
+		_fio "null-$mode" --filename="/dev/ublkb$DEV_ID" --rw=randrw --bs="$bs" \
+			--iodepth="$qd" --size="$size" --io_size="$size"
 		after=$(stat_ios "$DEV_ID")
-		[ $((after - before)) -ge $((512 * q)) ] ||
-			_fail "null ${m%%:*} q$q QD$qd: the device counted $((after - before)) I/Os, fio issued $((512 * q))"
-		_del_dev "$DEV_ID"
-	done
-done
+		want=$(($(bytes "$size") / $(bytes "$bs")))
+		[ $((after - before)) -ge "$want" ] ||
+			_fail "null $mode q$q QD$qd: the device counted $((after - before)) I/Os, fio issued $want"
+	else
+		# FLUSHes too (fdatasync): system calls on the backing disks
+		_fio_verify "/dev/ublkb$DEV_ID" "$size" --iodepth="$qd" --bs="$bs" --fdatasync=64
+	fi
+	_del_dev "$DEV_ID"
+}
+
+ran=()
+case_run null copy 1 1 512k 4k -s 1G
+case_run null user_copy 4 128 1M 4k -s 1G
 
 _nullb_poll 2
-
-# loop over nullb0: each mode once with one queue at QD1 and once with
-# four at QD128; FLUSHes (fdatasync) go to the disk as system calls
-for m in "${modes[@]}"; do
-	# shellcheck disable=SC2086
-	add_polled -t loop -q 1 ${m#*:} /dev/nullb0
-	_fio_verify "/dev/ublkb$DEV_ID" 1M --iodepth=1 --fdatasync=32
-	_del_dev "$DEV_ID"
-	# shellcheck disable=SC2086
-	add_polled -t loop -q 4 ${m#*:} /dev/nullb0
-	_fio_verify "/dev/ublkb$DEV_ID" 4M --iodepth=128 --numjobs=2 --offset_increment=64M \
-		--bs=16k
-	_del_dev "$DEV_ID"
-done
-
-# stripe over both disks, 16k chunks: requests of 64k cross chunks and
-# disks (zero copy: a READ_FIXED / WRITE_FIXED a piece)
-for m in "${modes[@]}"; do
-	# shellcheck disable=SC2086
-	add_polled -t stripe -q 4 --chunk 16k ${m#*:} /dev/nullb0 /dev/nullb1
-	_fio_verify "/dev/ublkb$DEV_ID" 4M --iodepth=128 --bs=64k
-	[ "${m%%:*}" = copy ] &&
-		_fio_verify "/dev/ublkb$DEV_ID" 516k --iodepth=1 --bs=12k --offset=32M
-	_del_dev "$DEV_ID"
-done
-_log "polled null, loop and stripe served QD1 and QD128 (${modes[*]%%:*})"
+# every data mode on loop, at QD1 or QD128 on 1 or 4 queues; on stripe
+# the modes that move data another way per piece: 64k requests on 16k
+# chunks cross chunks and disks (zero copy: one READ_FIXED / WRITE_FIXED
+# a piece)
+case_run loop copy 1 1 256k 4k /dev/nullb0
+case_run loop user_copy 4 128 1M 4k /dev/nullb0
+case_run loop zero_copy 1 128 1M 4k /dev/nullb0
+case_run loop auto_zc 4 1 256k 4k /dev/nullb0
+case_run stripe copy 4 128 1M 64k --chunk 16k /dev/nullb0 /dev/nullb1
+case_run stripe zero_copy 1 128 1M 64k --chunk 16k /dev/nullb0 /dev/nullb1
+case_run stripe auto_zc 4 1 192k 12k --chunk 16k /dev/nullb0 /dev/nullb1
+_log "polled devices served and verified: ${ran[*]}"
 exit 0

@@ -42,6 +42,15 @@
 #
 # Under emulation (QEMU TCG) absolute IOPS mean little: compare ratios.
 # BENCH_ONLY="mode ..." limits the ublk runs to those data modes.
+#
+# BENCH_SET=iopoll measures polled queues (kublk --iopoll, UBLK_F_IOPOLL)
+# instead, on the real clock only (4 rounds by default): under icount the
+# vCPUs run one after another, so a CPU that polls would be charged with
+# everybody's time.  4k randread at QD1 and QD128 on kublk's null target
+# (stock, ours, ours --iopoll) and its loop target over a polled null_blk
+# disk (memory-less, two poll queues; stock, ours, ours --iopoll), and
+# that disk read directly with polling (fio --hipri), the ceiling of the
+# loop rows.  Results: iopoll.md (medians, spread, ratios) and raw.csv.
 
 set -euo pipefail
 
@@ -67,6 +76,9 @@ loop_size=256M
 
 # ---- inside the guest: scripts/bench.sh --guest DIR REPS SECONDS [KO] ----
 
+# extra fio options of run_matrix (BENCH_SET=iopoll: --hipri for null_blk)
+fio_extra=()
+
 # run_matrix LABEL TARGET MODE DEV ROUND WORKLOAD...: each workload once
 # on DEV
 run_matrix() {
@@ -80,7 +92,7 @@ run_matrix() {
 		if ! fio --name=bench --filename="$dev" --ioengine=io_uring --direct=1 \
 			--bs="$bs" --rw="$rw" --iodepth="$qd" --numjobs="$jobs" --size="$size" \
 			--time_based --runtime="$secs" --ramp_time=1 --group_reporting \
-			--norandommap --output-format=terse --terse-version=3 \
+			--norandommap --output-format=terse --terse-version=3 "${fio_extra[@]}" \
 			> /tmp/bench.terse 2> /tmp/bench.err; then
 			echo "bench: fio failed on $label $target $mode $rw $bs qd$qd jobs$jobs:" >&2
 			cat /tmp/bench.err >&2
@@ -197,20 +209,107 @@ guest_main() {
 	echo "bench: done in $((SECONDS - t0)) s"
 }
 
+# BENCH_SET=iopoll: the rows of polled queues (see the top)
+iopoll_workloads=("randread 1 1 4k" "randread 128 1 4k")
+
+# iopoll_ublk LABEL ROUND: null and loop over nullb0, default and
+# (ours) --iopoll
+iopoll_ublk() {
+	local label=$1 round=$2 m id
+	local -a o
+
+	for m in copy iopoll; do
+		o=()
+		if [ "$m" = iopoll ]; then
+			[ "$label" = ours ] || continue
+			o=(--iopoll)
+		fi
+		id=$("$kublk" add -t null -q 2 -d 128 -s 1G "${o[@]}")
+		run_matrix "$label" null "$m" "/dev/ublkb$id" "$round" "${iopoll_workloads[@]}"
+		"$kublk" del -n "$id"
+		id=$("$kublk" add -t loop -q 2 -d 128 "${o[@]}" /dev/nullb0)
+		run_matrix "$label" loop_nullb "$m" "/dev/ublkb$id" "$round" \
+			"${iopoll_workloads[@]}"
+		"$kublk" del -n "$id"
+	done
+}
+
+iopoll_main() {
+	local round d t0
+	local -a drivers
+
+	out=$1 reps=$2 secs=$3 ko=${4:-}
+	: > "$out/raw.csv"
+	echo "$(uname -r) $(nproc)" > "$out/guest.txt"
+	echo "bench: iopoll set, guest $(uname -r), $(nproc) CPUs, $reps rounds of ${secs}s runs"
+	modprobe null_blk queue_mode=2 submit_queues=2 poll_queues=2 nr_devices=1 \
+		irqmode=0 hw_queue_depth=128 gb=1
+	drivers=(null_blk stock)
+	[ -n "$ko" ] && drivers+=(ours)
+	t0=$SECONDS
+	for round in $(seq 1 "$reps"); do
+		echo "bench: round $round ($((SECONDS - t0)) s)"
+		for ((d = 0; d < ${#drivers[@]}; d++)); do
+			# every other round in reverse order, as guest_main
+			local i=$d
+
+			[ $((round % 2)) = 0 ] && i=$((${#drivers[@]} - 1 - d))
+			case "${drivers[i]}" in
+			null_blk)
+				fio_extra=(--hipri)
+				run_matrix null_blk nullb polled /dev/nullb0 "$round" \
+					"${iopoll_workloads[@]}"
+				fio_extra=()
+				;;
+			stock)
+				modprobe ublk_drv
+				iopoll_ublk stock "$round"
+				rmmod ublk_drv
+				;;
+			ours)
+				insmod "$ko"
+				iopoll_ublk ours "$round"
+				rmmod ublk_drv
+				;;
+			esac
+		done
+	done
+	rmmod null_blk
+	echo "bench: done in $((SECONDS - t0)) s"
+}
+
 if [ "${1:-}" = --guest ]; then
 	shift
 	guest_main "$@"
 	exit 0
 fi
+if [ "${1:-}" = --guest-iopoll ]; then
+	shift
+	iopoll_main "$@"
+	exit 0
+fi
 
 # ---- on the host ----
 
-clock=${BENCH_CLOCK:-icount}
+set=${BENCH_SET:-all}
+case "$set" in
+all) clock=${BENCH_CLOCK:-icount} ;;
+iopoll)
+	clock=${BENCH_CLOCK:-real}
+	if [ "$clock" != real ]; then
+		echo "bench.sh: BENCH_SET=iopoll runs on the real clock only (a polling vCPU under icount is charged with everybody's time)" >&2
+		exit 2
+	fi
+	;;
+*) echo "bench.sh: BENCH_SET is all or iopoll" >&2; exit 2 ;;
+esac
 case "$clock" in
 icount) reps=1 secs=2 ;;
 real) reps=3 secs=3 ;;
 *) echo "bench.sh: BENCH_CLOCK is icount or real" >&2; exit 2 ;;
 esac
+# polled rows spread more: one more round
+[ "$set" = iopoll ] && reps=4
 outdir=
 ours=1
 while [ $# -gt 0 ]; do
@@ -254,6 +353,13 @@ fi
 # the limit leaves room for that.
 nruns=$((12 * 4 + 4 * 2))
 [ -n "$ko" ] && nruns=$((nruns + 12 * 5 + 4 * 4))
+guest_cmd=--guest
+if [ "$set" = iopoll ]; then
+	# null_blk 2, stock 2 targets x 2, ours 2 modes x 2 targets x 2
+	nruns=6
+	[ -n "$ko" ] && nruns=$((nruns + 8))
+	guest_cmd=--guest-iopoll
+fi
 slow=2
 [ "$clock" = icount ] && slow=10
 limit=$((reps * nruns * (secs + 4) * slow + 300))
@@ -275,7 +381,7 @@ cut -d' ' -f1-3 /proc/loadavg > "$outdir/load.txt"
 t0=$SECONDS
 rc=0
 scripts/vm.sh -k test -m none -t "$limit" -o "$outdir/vm" "${vmopts[@]}" -- \
-	scripts/bench.sh --guest "$outdir/vm" "$reps" "$secs" ${ko:+"$ko"} || rc=$?
+	scripts/bench.sh "$guest_cmd" "$outdir/vm" "$reps" "$secs" ${ko:+"$ko"} || rc=$?
 echo "bench.sh: guest run took $(((SECONDS - t0) / 60)) min $(((SECONDS - t0) % 60)) s" >&2
 # A run that failed late still measured something: report what it did,
 # marked as incomplete, and fail.
@@ -284,6 +390,12 @@ if [ "$rc" != 0 ]; then
 	[ -s "$outdir/vm/raw.csv" ] || exit "$rc"
 	echo "bench.sh: results of the $(wc -l < "$outdir/vm/raw.csv") of" \
 		"$((reps * nruns)) runs that completed" >&2
+fi
+if [ "$set" = iopoll ]; then
+	cp "$outdir/vm/raw.csv" "$outdir/vm/guest.txt" "$outdir/"
+	scripts/bench-iopoll.py "$outdir" > "$outdir/iopoll.md"
+	cat "$outdir/iopoll.md"
+	exit "$rc"
 fi
 cp "$outdir/vm/raw.csv" "$outdir/vm/features.txt" "$outdir/vm/guest.txt" "$outdir/"
 

@@ -4,8 +4,16 @@
  * fault_inject): opening them, O_DIRECT when the file system allows it,
  * and preparing their IO on a thread's ring, where backing file i is
  * fixed file i + 1 (0 is /dev/ublkcN).
+ *
+ * With --iopoll the files must be O_DIRECT and pollable: one polled read
+ * on a scratch IOPOLL ring when a file is opened says so (io_uring fails
+ * it with -EOPNOTSUPP for a file without ->iopoll(), such as tmpfs, and
+ * the block layer for a disk without poll queues), so that the error
+ * comes at "add" rather than as failed I/O later.  FLUSH, DISCARD and
+ * WRITE_ZEROES are then system calls, see kublk_backing_prep().
  */
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <linux/falloc.h>
@@ -13,6 +21,49 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include "kublk.h"
+
+/* --iopoll: can @fd (O_DIRECT) be read with polling? One 4k read at 0. */
+static int backing_probe_poll(const char *path, int fd)
+{
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
+	struct io_uring ring;
+	void *buf = NULL;
+	int ret;
+
+	ret = io_uring_queue_init(2, &ring, IORING_SETUP_IOPOLL);
+	if (ret) {
+		kublk_err("%s: an IOPOLL io_uring: %s", path, strerror(-ret));
+		return ret;
+	}
+	if (posix_memalign(&buf, 4096, 4096)) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	sqe = io_uring_get_sqe(&ring);
+	io_uring_prep_read(sqe, fd, buf, 4096, 0);
+	ret = io_uring_submit(&ring);
+	if (ret == 1)
+		ret = io_uring_wait_cqe(&ring, &cqe);
+	else if (ret >= 0)
+		ret = -EIO;
+	if (ret) {
+		kublk_err("%s: probing a polled read: %s", path, strerror(-ret));
+		goto out;
+	}
+	ret = cqe->res;
+	io_uring_cqe_seen(&ring, cqe);
+	if (ret == -EOPNOTSUPP)
+		kublk_err("%s cannot be polled (--iopoll): a polled O_DIRECT read is not supported (a block device with poll queues is, e.g. null_blk poll_queues=N)",
+			  path);
+	else if (ret < 0)
+		kublk_err("%s: a polled read: %s", path, strerror(-ret));
+	ret = ret < 0 ? ret : 0;
+out:
+	free(buf);
+	io_uring_queue_exit(&ring);
+	return ret;
+}
 
 int kublk_backing_open(struct kublk_dev *dev, int i, unsigned long long *size)
 {
@@ -22,6 +73,11 @@ int kublk_backing_open(struct kublk_dev *dev, int i, unsigned long long *size)
 
 	if (dev->direct) {
 		fd = open(path, O_RDWR | O_DIRECT | O_CLOEXEC);
+		if (fd < 0 && errno == EINVAL && dev->iopoll) {
+			kublk_err("%s cannot be polled (--iopoll): it cannot be opened O_DIRECT",
+				  path);
+			return -EOPNOTSUPP;
+		}
 		if (fd < 0 && errno == EINVAL) {
 			kublk_log("%s: no O_DIRECT here, using buffered IO", path);
 			dev->direct = false;
@@ -49,6 +105,8 @@ int kublk_backing_open(struct kublk_dev *dev, int i, unsigned long long *size)
 		kublk_err("%s: not a regular file or block device", path);
 		return -EINVAL;
 	}
+	if (dev->iopoll)
+		return backing_probe_poll(path, fd);
 	return 0;
 }
 
@@ -61,6 +119,38 @@ void kublk_backing_close(struct kublk_dev *dev)
 			close(dev->fds[i]);
 		dev->fds[i] = -1;
 	}
+}
+
+/*
+ * --iopoll: an IOPOLL ring takes no FSYNC or FALLOCATE (io_uring refuses
+ * every op it cannot poll), so do them here, as system calls, and post
+ * their result through a NOP: the target sees a CQE as for any other
+ * backing IO (kublk_handle_cqe() puts the result in).
+ */
+static void backing_sync(struct kublk_thread *t, struct io_uring_sqe *sqe,
+			 struct kublk_queue *q, int tag, int file, unsigned int op,
+			 unsigned int len, unsigned long long off, unsigned int tgt_data)
+{
+	int fd = q->dev->fds[file], err = 0;
+
+	switch (op) {
+	case UBLK_IO_OP_FLUSH:
+		if (fdatasync(fd))
+			err = errno;
+		break;
+	case UBLK_IO_OP_DISCARD:
+	case UBLK_IO_OP_WRITE_ZEROES:
+		if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len))
+			err = errno;
+		break;
+	default:
+		break;
+	}
+	if (err > KUBLK_UD_SYNC_MAX)
+		err = EIO;
+	io_uring_prep_nop(sqe);
+	sqe->user_data = kublk_ud(q->q_id, tag, op, tgt_data, true) | KUBLK_UD_SYNC |
+			 ((__u64)err << KUBLK_UD_SYNC_SHIFT);
 }
 
 /*
@@ -78,6 +168,11 @@ void kublk_backing_prep(struct kublk_thread *t, struct kublk_queue *q, int tag,
 	bool zc = io->flags & KUBLK_IO_ZC;
 	void *buf = zc ? (void *)(uintptr_t)buf_off : (char *)io->buf + buf_off;
 	int fd = file + 1;
+
+	if (kublk_dev_iopoll(q->dev) && op != UBLK_IO_OP_READ && op != UBLK_IO_OP_WRITE) {
+		backing_sync(t, sqe, q, tag, file, op, len, off, tgt_data);
+		return;
+	}
 
 	switch (op) {
 	case UBLK_IO_OP_READ:

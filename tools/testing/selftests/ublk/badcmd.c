@@ -34,6 +34,7 @@
 #include <sys/ioctl.h>
 #include <linux/fs.h>
 #include <linux/blkzoned.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -58,7 +59,7 @@
 			 UBLK_F_QUIESCE | UBLK_F_SAFE_STOP_DEV | \
 			 UBLK_F_NO_AUTO_PART_SCAN | UBLK_F_IO_DESC_SIZE)
 #define F_NOT_YET	(UBLK_F_INTEGRITY | UBLK_F_SHMEM_ZC)
-/* this driver's own, from bit 63 down; checked by check_batch() */
+/* this driver's own, from bit 63 down; checked by check_batch(), check_iopoll() */
 #define F_OURS		(UBLK_F_BATCH_PRIO | UBLK_F_IOPOLL)
 /* checked when reported (check_zero_copy(), check_auto_buf_reg()) */
 #define F_ZC		(UBLK_F_SUPPORT_ZERO_COPY | UBLK_F_AUTO_BUF_REG)
@@ -3513,6 +3514,267 @@ static int check_unpriv_timeout(void)
 	return failures ? 1 : 0;
 }
 
+/* ---- UBLK_F_IOPOLL ---- */
+
+#define IP_DEPTH	2
+
+/*
+ * The next CQE of @ring, polling it when it is an IOPOLL ring (where a
+ * wait would spin in the kernel until a completion, with no timeout);
+ * -ETIME after @ms.  *@ud gets its user_data.
+ */
+static int ip_cqe(struct io_uring *ring, int ms, __u64 *ud)
+{
+	struct timespec ts = { 0, 1000 * 1000 };
+	struct io_uring_cqe *cqe;
+	int i, ret;
+
+	for (i = 0; i < ms; i++) {
+		if (!io_uring_peek_cqe(ring, &cqe)) {
+			ret = cqe->res;
+			if (ud)
+				*ud = cqe->user_data;
+			io_uring_cqe_seen(ring, cqe);
+			return ret;
+		}
+		if (ring->flags & IORING_SETUP_IOPOLL)
+			io_uring_enter(ring->ring_fd, 0, 0, IORING_ENTER_GETEVENTS, NULL);
+		nanosleep(&ts, NULL);
+	}
+	return -ETIME;
+}
+
+/* I/O command @op of (q, tag) on @ring, and its result within 2 s */
+static int ip_cmd(struct io_uring *ring, int cdev, __u32 op, int q, int tag, int res,
+		  __u64 addr)
+{
+	prep_io(get_sqe(ring), cdev, op, q, tag, res, addr, 0);
+	if (io_uring_submit(ring) != 1)
+		die("io_uring_submit");
+	return ip_cqe(ring, 2000, NULL);
+}
+
+static int ip_open_cdev(int id)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/dev/ublkc%d", id);
+	fd = open(path, O_RDWR);
+	if (fd < 0)
+		die(path);
+	return fd;
+}
+
+/* a one-queue device of @flags with its parameters, or -1 */
+static int ip_dev(__u64 flags, const char *what)
+{
+	struct ublksrv_ctrl_dev_info info;
+	struct ublk_params p;
+	int id = add_dev(flags | UBLK_F_NO_AUTO_PART_SCAN, 1, IP_DEPTH, &info);
+
+	if (id < 0) {
+		expect(id, 0, what);
+		return -1;
+	}
+	report((info.flags & UBLK_F_IOPOLL) == (flags & UBLK_F_IOPOLL),
+	       "%s: flags %#llx", what, (unsigned long long)info.flags);
+	basic_params(&p, 1 << 20);
+	if (set_params(id, &p))
+		die("SET_PARAMS");
+	return id;
+}
+
+struct ip_thread {
+	pthread_t thread;
+	struct io_uring *ring;
+	int cdev, efd, res;
+	int id;			/* ip_stop_fn(): the device to stop */
+};
+
+/* IOPOLL_SLEEP on the poller's ring, from a task that is not the poller */
+static void *ip_foreign_fn(void *arg)
+{
+	struct ip_thread *t = arg;
+
+	t->res = ip_cmd(t->ring, t->cdev, UBLK_U_IO_IOPOLL_SLEEP, 0, 0, 0, t->efd);
+	return NULL;
+}
+
+static void *ip_stop_fn(void *arg)
+{
+	struct ip_thread *t = arg;
+
+	t->res = ctrl_simple(UBLK_U_CMD_STOP_DEV, t->id, 0);
+	return NULL;
+}
+
+/* the eventfd was signalled within @ms */
+static bool ip_signalled(int efd, int ms)
+{
+	struct pollfd pfd = { .fd = efd, .events = POLLIN };
+	__u64 v;
+
+	if (poll(&pfd, 1, ms) != 1)
+		return false;
+	return read(efd, &v, sizeof(v)) == sizeof(v) && v > 0;
+}
+
+static void check_iopoll(void)
+{
+	struct io_uring ring, poll1, poll2;
+	struct zc_client c = { };
+	struct ip_thread th = { };
+	int plain, polled, cdev, efd, pfd[2], tag, n, ret;
+	__u64 ud;
+	char *buf;
+
+	if (!(features & UBLK_F_IOPOLL)) {
+		printf("ok: UBLK_F_IOPOLL not reported: polled-queue checks skipped\n");
+		return;
+	}
+	if (io_uring_queue_init(8, &ring, 0) ||
+	    io_uring_queue_init(8, &poll1, IORING_SETUP_IOPOLL) ||
+	    io_uring_queue_init(8, &poll2, IORING_SETUP_IOPOLL))
+		die("IOPOLL rings");
+	efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (efd < 0 || pipe(pfd))
+		die("eventfd");
+	if (posix_memalign((void **)&buf, 4096, IP_DEPTH * BUF_SIZE))
+		die("buffer");
+
+	/* IOPOLL with BATCH_IO: the driver drops IOPOLL */
+	if (features & UBLK_F_BATCH_IO) {
+		struct ublksrv_ctrl_dev_info info;
+		int id = add_dev(UBLK_F_IOPOLL | UBLK_F_BATCH_IO, 1, IP_DEPTH, &info);
+
+		expect(id < 0 ? id : 0, 0, "ADD_DEV with IOPOLL and BATCH_IO");
+		if (id >= 0) {
+			report(!(info.flags & UBLK_F_IOPOLL) && (info.flags & UBLK_F_BATCH_IO),
+			       "IOPOLL dropped with BATCH_IO: flags %#llx",
+			       (unsigned long long)info.flags);
+			del_dev(id);
+		}
+	}
+
+	/* a device without the feature: no polled commands, no sleeping */
+	plain = ip_dev(0, "ADD_DEV without IOPOLL");
+	if (plain >= 0) {
+		cdev = ip_open_cdev(plain);
+		expect(ip_cmd(&poll1, cdev, UBLK_U_IO_FETCH_REQ, 0, 0, 0,
+			      (__u64)(uintptr_t)buf), -EINVAL,
+		       "FETCH_REQ of a device without IOPOLL on an IOPOLL ring");
+		expect(ip_cmd(&ring, cdev, UBLK_U_IO_IOPOLL_SLEEP, 0, 0, 0, efd), -EINVAL,
+		       "IOPOLL_SLEEP on a device without IOPOLL");
+		expect(ip_cmd(&poll1, cdev, UBLK_U_IO_IOPOLL_SLEEP, 0, 0, 0, efd), -EINVAL,
+		       "IOPOLL_SLEEP on a device without IOPOLL, from an IOPOLL ring");
+		close(cdev);
+		del_dev(plain);
+	}
+
+	polled = ip_dev(UBLK_F_IOPOLL, "ADD_DEV with IOPOLL");
+	if (polled < 0)
+		goto out;
+	cdev = ip_open_cdev(polled);
+	expect(ip_cmd(&ring, cdev, UBLK_U_IO_FETCH_REQ, 0, 0, 0, (__u64)(uintptr_t)buf),
+	       -EINVAL, "FETCH_REQ of an IOPOLL device on a ring without IOPOLL");
+	expect(ip_cmd(&poll1, cdev, UBLK_U_IO_IOPOLL_SLEEP, 0, 0, 0, efd), -EINVAL,
+	       "IOPOLL_SLEEP before any FETCH_REQ (no poller yet)");
+
+	/* poll1 fetches tag 0: the queue is its ring's and this task's */
+	prep_io(get_sqe(&poll1), cdev, UBLK_U_IO_FETCH_REQ, 0, 0, 0, (__u64)(uintptr_t)buf, 0);
+	if (io_uring_submit(&poll1) != 1)
+		die("io_uring_submit");
+	expect(ip_cqe(&poll1, 100, NULL), -ETIME, "FETCH_REQ on an IOPOLL ring waits");
+	expect(ip_cmd(&poll2, cdev, UBLK_U_IO_FETCH_REQ, 0, 1, 0,
+		      (__u64)(uintptr_t)(buf + BUF_SIZE)), -EINVAL,
+	       "FETCH_REQ of the same queue from a second IOPOLL ring");
+
+	expect(ip_cmd(&poll1, cdev, UBLK_U_IO_IOPOLL_SLEEP, 1, 0, 0, efd), -EINVAL,
+	       "IOPOLL_SLEEP of a queue the device does not have");
+	expect(ip_cmd(&poll1, cdev, UBLK_U_IO_IOPOLL_SLEEP, 0, IP_DEPTH, 0, efd), -EINVAL,
+	       "IOPOLL_SLEEP with a tag beyond the depth");
+	expect(ip_cmd(&poll1, cdev, UBLK_U_IO_IOPOLL_SLEEP, 0, 1, 0, efd), -EINVAL,
+	       "IOPOLL_SLEEP with tag 1");
+	expect(ip_cmd(&poll1, cdev, UBLK_U_IO_IOPOLL_SLEEP, 0, 0, 1, efd), -EINVAL,
+	       "IOPOLL_SLEEP with a result");
+	expect(ip_cmd(&poll1, cdev, UBLK_U_IO_IOPOLL_SLEEP, 0, 0, 0, pfd[0]), -EBADF,
+	       "IOPOLL_SLEEP with a pipe, not an eventfd");
+	expect(ip_cmd(&poll1, cdev, UBLK_U_IO_IOPOLL_SLEEP, 0, 0, 0, 1U << 20), -EBADF,
+	       "IOPOLL_SLEEP with a descriptor that is not open");
+	expect(ip_cmd(&poll1, cdev, UBLK_U_IO_IOPOLL_SLEEP, 0, 0, 0, 1ULL << 40), -EINVAL,
+	       "IOPOLL_SLEEP with an addr beyond any descriptor");
+	expect(ip_cmd(&ring, cdev, UBLK_U_IO_IOPOLL_SLEEP, 0, 0, 0, efd), -EINVAL,
+	       "IOPOLL_SLEEP from another ring than the poller's");
+	th.ring = &poll1;
+	th.cdev = cdev;
+	th.efd = efd;
+	pthread_create(&th.thread, NULL, ip_foreign_fn, &th);
+	pthread_join(th.thread, NULL);
+	expect(th.res, -EINVAL, "IOPOLL_SLEEP from another task than the poller");
+
+	/* the rest of the slots, then a request: the armed eventfd wakes us */
+	prep_io(get_sqe(&poll1), cdev, UBLK_U_IO_FETCH_REQ, 0, 1, 0,
+		(__u64)(uintptr_t)(buf + BUF_SIZE), 1);
+	if (io_uring_submit(&poll1) != 1)
+		die("io_uring_submit");
+	expect(ctrl_simple(UBLK_U_CMD_START_DEV, polled, getpid()), 0,
+	       "START_DEV of an IOPOLL device");
+	expect(ip_cmd(&poll1, cdev, UBLK_U_IO_IOPOLL_SLEEP, 0, 0, 0, efd), 0,
+	       "IOPOLL_SLEEP of an idle queue: armed");
+	c.id = polled;
+	c.write = true;
+	if (posix_memalign((void **)&c.data, 4096, 4096))
+		die("buffer");
+	memset(c.data, 0xa5, 4096);
+	pthread_create(&c.thread, NULL, zc_client_fn, &c);
+	report(ip_signalled(efd, 5000), "a request signals the armed eventfd");
+	report(!ip_signalled(efd, 100), "... once");
+	ret = ip_cqe(&poll1, 5000, &ud);
+	tag = ud & 0xffff;
+	expect(ret, UBLK_IO_RES_OK, "the request reaches its FETCH_REQ by polling");
+	if (ret == UBLK_IO_RES_OK) {
+		report(buf[(size_t)tag * BUF_SIZE] == (char)0xa5 &&
+		       buf[(size_t)tag * BUF_SIZE + 4095] == (char)0xa5,
+		       "the polled WRITE's data is in the server buffer");
+		expect(ip_cmd(&poll1, cdev, UBLK_U_IO_IOPOLL_SLEEP, 0, 0, 0, efd), 0,
+		       "IOPOLL_SLEEP while the server holds the only request: armed");
+		prep_io(get_sqe(&poll1), cdev, UBLK_U_IO_COMMIT_AND_FETCH_REQ, 0, tag, 4096,
+			(__u64)(uintptr_t)(buf + (size_t)tag * BUF_SIZE), tag);
+		if (io_uring_submit(&poll1) != 1)
+			die("io_uring_submit");
+		pthread_join(c.thread, NULL);
+		expect(c.res, 4096, "the polled WRITE completes");
+	} else {
+		pthread_join(c.thread, NULL);
+	}
+	free(c.data);
+
+	/* stopping wakes the sleeper, and polling reaps the aborted fetches */
+	expect(ip_cmd(&poll1, cdev, UBLK_U_IO_IOPOLL_SLEEP, 0, 0, 0, efd), 0,
+	       "IOPOLL_SLEEP before STOP_DEV: armed");
+	th.id = polled;
+	pthread_create(&th.thread, NULL, ip_stop_fn, &th);
+	report(ip_signalled(efd, 10000), "STOP_DEV signals the armed eventfd");
+	for (n = 0; n < IP_DEPTH; n++)
+		if (ip_cqe(&poll1, 10000, NULL) != UBLK_IO_RES_ABORT)
+			break;
+	report(n == IP_DEPTH, "polling after STOP_DEV reaps %d of %d aborted fetches", n,
+	       IP_DEPTH);
+	pthread_join(th.thread, NULL);
+	expect(th.res, 0, "STOP_DEV of the IOPOLL device");
+	close(cdev);
+	del_dev(polled);
+out:
+	io_uring_queue_exit(&ring);
+	io_uring_queue_exit(&poll1);
+	io_uring_queue_exit(&poll2);
+	close(efd);
+	close(pfd[0]);
+	close(pfd[1]);
+	free(buf);
+}
+
 int main(int argc, char **argv)
 {
 	static struct reader reader;
@@ -3587,6 +3849,7 @@ int main(int argc, char **argv)
 	check_zero_copy();
 	check_auto_buf_reg();
 	check_batch();
+	check_iopoll();
 	check_zoned();
 	check_unprivileged(healthy);
 	del_dev(id);

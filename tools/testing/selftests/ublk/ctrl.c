@@ -114,6 +114,7 @@ static const char *const feature_names[] = {
 	[19] = "SHMEM_ZC",
 	[20] = "IO_DESC_SIZE",
 	/* this driver's own, from bit 63 down */
+	[62] = "IOPOLL",
 	[63] = "BATCH_PRIO",
 };
 

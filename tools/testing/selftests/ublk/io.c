@@ -26,15 +26,30 @@
  * result to the queue's COMMIT_IO_CMDS, which goes out at the end of the
  * pass (kublk_handle_ready()).  The thread exits once its fetch commands
  * are aborted and it holds no request.
+ *
+ * Polled mode (--iopoll, UBLK_F_IOPOLL) keeps the per-slot commands on
+ * an IORING_SETUP_IOPOLL ring, one thread per queue.  The driver hands
+ * a request to its FETCH from inside io_uring_enter(GETEVENTS), which
+ * also polls the backing I/O, so the thread's loop (iopoll_reap())
+ * enters without waiting for a completion, over and over.  When it has
+ * no backing I/O in flight and no CQE came for KUBLK_IOPOLL_IDLE_NS, it
+ * issues UBLK_U_IO_IOPOLL_SLEEP with its eventfd: armed (0), it blocks
+ * in read() until the driver signals the eventfd (a new request, or the
+ * device stopping, quiescing or losing its server), then polls again;
+ * -EBUSY means requests already wait, so it polls on.
  */
 #include <assert.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include "kublk.h"
+
+/* --iopoll: poll this long without a CQE before sleeping */
+#define KUBLK_IOPOLL_IDLE_NS	1000000ULL
 
 static inline bool dev_get_data(const struct kublk_dev *dev)
 {
@@ -81,6 +96,9 @@ int kublk_thread_ring_init(struct kublk_thread *t, unsigned int entries)
 	/* our ring, used only by this thread: let the kernel rely on that */
 	p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SINGLE_ISSUER |
 		  IORING_SETUP_DEFER_TASKRUN;
+	/* the driver delivers requests to a polled ring's FETCHes */
+	if (!t->offload && kublk_dev_iopoll(dev))
+		p.flags |= IORING_SETUP_IOPOLL;
 	p.cq_entries = entries * 2;
 	ret = io_uring_queue_init_params(entries, &t->ring, &p);
 	if (ret)
@@ -369,9 +387,30 @@ void kublk_handle_cqe(struct kublk_thread *t, const struct io_uring_cqe *cqe)
 	struct kublk_queue *q = &dev->queues[ud_q_id(ud)];
 	struct kublk_io *io;
 
+	if (ud_is_tgt(ud) && (ud & KUBLK_UD_SYNC)) {
+		/* the NOP of a backing IO done as a system call: its result */
+		struct io_uring_cqe c = *cqe;
+
+		c.res = -(int)((ud >> KUBLK_UD_SYNC_SHIFT) & KUBLK_UD_SYNC_MAX);
+		t->tgt_inflight--;
+		dev->tgt->io_done(t, q, tag, &c);
+		return;
+	}
 	if (ud_is_tgt(ud)) {
 		t->tgt_inflight--;
 		dev->tgt->io_done(t, q, tag, cqe);
+		return;
+	}
+	if (op == KUBLK_EV_SLEEP) {
+		t->sleep_pending = false;
+		t->sleep_armed = !cqe->res;
+		if (cqe->res == -EBUSY) {
+			t->sleep_eagain++;
+		} else if (cqe->res && cqe->res != t->sleep_err) {
+			/* polling on works, at the cost of a CPU: say it once */
+			t->sleep_err = cqe->res;
+			kublk_err("thread %d: IOPOLL_SLEEP: %s", t->idx, strerror(-cqe->res));
+		}
 		return;
 	}
 	if (op == KUBLK_EV_NOTIFY) {
@@ -433,11 +472,80 @@ void kublk_handle_ready(struct kublk_thread *t)
 	kublk_notify_all(t);
 }
 
+static unsigned long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* the driver signalled the eventfd: the thread resumes polling */
+static void iopoll_block(struct kublk_thread *t)
+{
+	__u64 v;
+
+	t->sleeps++;
+	while (read(t->sleep_fd, &v, sizeof(v)) < 0 && errno == EINTR)
+		;
+	t->last_cqe_ns = now_ns();
+}
+
+/*
+ * --iopoll: one poll of the ring (submit what is queued, reap what is
+ * done, never wait) and, when the thread has been idle for a while,
+ * announce that it sleeps and sleep.
+ */
+static bool iopoll_reap(struct kublk_thread *t)
+{
+	struct io_uring_sqe *sqe;
+	struct ublksrv_io_cmd *cmd;
+	unsigned int n;
+	int ret;
+
+	ret = io_uring_submit_and_get_events(&t->ring);
+	if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
+		kublk_err("thread %d: io_uring_enter: %s", t->idx, strerror(-ret));
+		return false;
+	}
+	n = io_uring_cq_ready(&t->ring);
+	if (n) {
+		kublk_handle_ready(t);
+		/* only our IOPOLL_SLEEP's CQE, armed, and nothing else to do */
+		if (t->sleep_armed && n == 1 && !t->tgt_inflight &&
+		    !io_uring_sq_ready(&t->ring) && t->nr_done < t->nr_ios) {
+			t->sleep_armed = false;
+			iopoll_block(t);
+			return true;
+		}
+		/* armed but busy: a later signal only makes a sleep return early */
+		t->sleep_armed = false;
+		t->last_cqe_ns = now_ns();
+		return true;
+	}
+	if (t->tgt_inflight || t->sleep_pending || t->sleep_fd < 0 ||
+	    t->nr_done == t->nr_ios || now_ns() - t->last_cqe_ns < KUBLK_IOPOLL_IDLE_NS)
+		return true;
+
+	/* completes at once; the next pass sees its CQE */
+	sqe = kublk_get_sqe(t);
+	kublk_prep_uring_cmd(sqe, 0, true, UBLK_U_IO_IOPOLL_SLEEP, false);
+	cmd = kublk_sqe_cmd(sqe);
+	/* one thread per queue: thread i serves queue i */
+	cmd->q_id = t->idx;
+	cmd->addr = t->sleep_fd;
+	sqe->user_data = kublk_ud(t->idx, 0, KUBLK_EV_SLEEP, 0, false);
+	t->sleep_pending = true;
+	return true;
+}
+
 /* wait for CQEs and handle them, one pass; false if the ring failed */
 bool kublk_reap(struct kublk_thread *t)
 {
 	int ret;
 
+	if (!t->offload && kublk_dev_iopoll(t->dev))
+		return iopoll_reap(t);
 	ret = io_uring_submit_and_wait(&t->ring, 1);
 	if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
 		kublk_err("thread %d: io_uring_enter: %s", t->idx, strerror(-ret));
@@ -455,6 +563,12 @@ static void server_exit(struct kublk_thread *t)
 		io_uring_queue_exit(&t->ring);
 	t->ring_ok = false;
 	kublk_buf_ring_free(&t->evbr);
+	if (t->sleep_fd >= 0)
+		close(t->sleep_fd);
+	t->sleep_fd = -1;
+	if (t->sleeps || t->sleep_eagain)
+		kublk_log("thread %d: slept %lu times, refused %lu", t->idx, t->sleeps,
+			  t->sleep_eagain);
 	kublk_batch_exit(t);
 	kublk_zc_table_exit(t);
 	__atomic_sub_fetch(&dev->threads_running, 1, __ATOMIC_SEQ_CST);
@@ -478,6 +592,12 @@ static void *server_thread_fn(void *arg)
 		ret = kublk_zc_table_init(t);
 	if (!ret && dev->nr_offload)
 		ret = kublk_notify_start(t);
+	if (!ret && kublk_dev_iopoll(dev)) {
+		t->sleep_fd = eventfd(0, EFD_CLOEXEC);
+		if (t->sleep_fd < 0)
+			ret = -errno;
+		t->last_cqe_ns = now_ns();
+	}
 	if (ret) {
 		t->fetch_err = ret;
 		kublk_err("thread %d: io_uring setup: %s", t->idx, strerror(-ret));
@@ -675,6 +795,7 @@ int kublk_start_threads(struct kublk_dev *dev)
 		t->dev = dev;
 		t->idx = i;
 		t->evfd = -1;
+		t->sleep_fd = -1;
 		if (dev->nr_offload) {
 			ret = kublk_inbox_init(t, t->nr_ios);
 			if (ret)

@@ -563,6 +563,22 @@ static int parse_dev_args(struct kublk_dev *dev, int argc, char **argv)
 		kublk_err("--auto_zc and --offload exclude each other: the driver registers the buffer in the server thread's ring, offload threads do the IO on theirs");
 		return -EINVAL;
 	}
+	if (dev->iopoll && dev->batch) {
+		kublk_err("--iopoll and -b exclude each other: batch commands are not polled (the driver drops UBLK_F_IOPOLL with UBLK_F_BATCH_IO)");
+		return -EINVAL;
+	}
+	if (dev->iopoll && (dev->per_io_tasks ||
+			    (dev->nthreads && dev->nthreads != (int)dev->nr_queues))) {
+		kublk_err("--iopoll serves each queue from one ring and one thread: it excludes %s",
+			  dev->per_io_tasks ? "--per_io_tasks" : "--nthreads other than -q");
+		return -EINVAL;
+	}
+	if (dev->iopoll && dev->nr_offload) {
+		kublk_err("--iopoll and --offload exclude each other: offload threads hand results back through an eventfd read on the server's ring, which an IOPOLL ring cannot do");
+		return -EINVAL;
+	}
+	if (dev->iopoll)
+		dev->flags |= UBLK_F_IOPOLL;
 	if (dev->zero_copy)
 		dev->flags |= UBLK_F_SUPPORT_ZERO_COPY;
 	if (dev->auto_zc)
@@ -645,11 +661,9 @@ static int check_features(struct kublk_dev *dev)
 		return -EOPNOTSUPP;
 	if (dev->balance && need_feature(dev, UBLK_F_BATCH_PRIO, "--balance"))
 		return -EOPNOTSUPP;
-	/* a later feature: parsed now, served once kublk implements it */
-	if (dev->iopoll) {
-		kublk_err("--iopoll: this ublk driver reports no IOPOLL feature");
+	/* this driver's own too, listed in ext_features */
+	if (dev->iopoll && need_feature(dev, UBLK_F_IOPOLL, "--iopoll"))
 		return -EOPNOTSUPP;
-	}
 	/* batch mode ties no slot to a thread: any count will do */
 	if (!dev->batch && dev->nthreads && dev->nthreads != (int)dev->nr_queues &&
 	    need_feature(dev, UBLK_F_PER_IO_DAEMON, "--nthreads other than -q"))
@@ -1361,6 +1375,8 @@ static void list_one_target(int id, FILE *f)
 			fprintf(f, " prio=%d", dev->prio - 1);
 		if (dev->balance)
 			fputs(" balance=1", f);
+		if (dev->iopoll)
+			fputs(" iopoll=1", f);
 	}
 	quiet = false;
 }
@@ -1602,8 +1618,13 @@ static void print_usage(FILE *f)
 	      "                          queue lowers its priority there by one, and goes\n"
 	      "                          back to its base level (--prio, else 4) once it\n"
 	      "                          holds none\n"
-	      "      --iopoll            a later feature: refused until the driver\n"
-	      "                          reports it and kublk implements it\n"
+	      "      --iopoll            polled queues (IOPOLL): each queue's thread serves\n"
+	      "                          it and polls its backing I/O on one\n"
+	      "                          IORING_SETUP_IOPOLL ring, and sleeps while idle;\n"
+	      "                          backing files must be pollable O_DIRECT block\n"
+	      "                          devices (poll queues); not with -b, --offload,\n"
+	      "                          --per_io_tasks, --nthreads other than -q,\n"
+	      "                          fault_inject, null --latency_us, loop --buffered\n"
 	      "      --foreground        serve in the foreground (prints the id when live)\n"
 	      "      --log FILE          the server's messages (default $KUBLK_LOG, else none)\n"
 	      "  -v, --verbose\n"

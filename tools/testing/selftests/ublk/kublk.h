@@ -50,6 +50,16 @@
  * tag of each queue it serves, so that any of them can take any tag.
  * With UBLK_F_BATCH_PRIO the fetch commands carry a priority (--prio),
  * which --balance moves with the thread's load.
+ *
+ * Polled mode (--iopoll, UBLK_F_IOPOLL; io.c).  One thread per queue, whose
+ * ring is an IORING_SETUP_IOPOLL one: the driver hands it requests from
+ * the ring's poll loop, and the same ring polls the backing I/O (files
+ * opened O_DIRECT, checked to be pollable when they are opened).  Such a
+ * ring takes no timeout, eventfd read, FSYNC or FALLOCATE, so the
+ * targets and options that need them are refused, and FLUSH, DISCARD
+ * and WRITE_ZEROES run as system calls whose results a NOP carries
+ * (KUBLK_UD_SYNC).  An idle thread sleeps in read() on its eventfd after
+ * UBLK_U_IO_IOPOLL_SLEEP armed it.
  */
 #ifndef KUBLK_H
 #define KUBLK_H
@@ -84,12 +94,20 @@
  *               or (target IO) the target's own operation code
  *   bits 24-39  target data (e.g. which backing file)
  *   bits 40-51  queue id
+ *   bits 52-61  KUBLK_UD_SYNC: -errno of the system call
+ *   bit     62  KUBLK_UD_SYNC: a NOP standing for a backing IO that was
+ *               done as a system call (IOPOLL rings cannot carry it);
+ *               its result is in bits 52-61, not in the CQE
  *   bit     63  target IO: the CQE goes to the target's ->io_done()
  */
 #define KUBLK_UD_TGT		(1ULL << 63)
+#define KUBLK_UD_SYNC		(1ULL << 62)
+#define KUBLK_UD_SYNC_SHIFT	52
+#define KUBLK_UD_SYNC_MAX	0x3ff
 #define KUBLK_EV_NOTIFY		0xf0	/* offload eventfd read */
 #define KUBLK_EV_ZC_REG		0xf1	/* UBLK_U_IO_REGISTER_IO_BUF */
 #define KUBLK_EV_ZC_UNREG	0xf2	/* UBLK_U_IO_UNREGISTER_IO_BUF */
+#define KUBLK_EV_SLEEP		0xf3	/* UBLK_U_IO_IOPOLL_SLEEP */
 /*
  * Batch commands have their own _IOC_NR as op (PREP 0x25, COMMIT 0x26,
  * FETCH 0x27, UPDATE_CMD_PRIO 0xff); for PREP and COMMIT the tag field
@@ -234,6 +252,14 @@ struct kublk_thread {
 	bool serving;			/* start-up is over */
 	unsigned long batch_reqs, batch_fetches;	/* tags, fetch CQEs */
 	unsigned long prio_down, prio_up, prio_fail;	/* --balance */
+
+	/* polled mode (server threads) */
+	int sleep_fd;			/* eventfd the driver signals, -1: none */
+	bool sleep_pending;		/* our IOPOLL_SLEEP has no CQE yet */
+	bool sleep_armed;		/* ... it had, with res 0 */
+	int sleep_err;			/* last failure of IOPOLL_SLEEP */
+	unsigned long long last_cqe_ns;	/* CLOCK_MONOTONIC of the last CQE */
+	unsigned long sleeps, sleep_eagain;	/* how often it slept, was refused */
 };
 
 enum kublk_hook {
@@ -300,8 +326,7 @@ struct kublk_dev {
 	bool batch;			/* -b: UBLK_F_BATCH_IO */
 	int prio;			/* --prio N: N + 1, 0 if not given */
 	bool balance;			/* --balance */
-	/* parsed for a later feature; refused */
-	bool iopoll;
+	bool iopoll;			/* --iopoll: UBLK_F_IOPOLL */
 
 	/* the target */
 	int nr_files;
@@ -369,6 +394,11 @@ void kublk_print_flags(FILE *f, __u64 flags);
 static inline bool kublk_dev_batch(const struct kublk_dev *dev)
 {
 	return dev->info.flags & UBLK_F_BATCH_IO;
+}
+
+static inline bool kublk_dev_iopoll(const struct kublk_dev *dev)
+{
+	return dev->info.flags & UBLK_F_IOPOLL;
 }
 
 static inline bool kublk_dev_user_copy(const struct kublk_dev *dev)

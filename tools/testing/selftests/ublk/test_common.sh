@@ -69,6 +69,11 @@ _cleanup() {
 		timeout 120 "$KUBLK" del -n "$id" >/dev/null 2>&1 ||
 			echo "$TID: cleanup: could not delete device $id" >&2
 	done
+	# after the devices that may be served from it
+	if [ -n "${UBLK_NULLB:-}" ] && [ -e /sys/module/null_blk ]; then
+		modprobe -r null_blk 2>/dev/null ||
+			echo "$TID: cleanup: could not unload null_blk" >&2
+	fi
 	if [ "$rc" != 0 ] && [ "$rc" != "$UBLK_SKIP_CODE" ] && [ -s "$KUBLK_LOG" ]; then
 		echo "$TID: last server messages:"
 		tail -n 30 "$KUBLK_LOG" | sed 's/^/    /'
@@ -407,6 +412,50 @@ _fio_load_stop() {
 		_fail "fio $UBLK_FIO_NAME failed (status $rc, err=$err)"
 	fi
 	return 0
+}
+
+# _nullb_poll N: N polled null_blk disks, /dev/nullb0 ... (blk-mq, two
+# poll queues, memory backed, so data reads back); unloaded at the
+# clean-up.  --iopoll's backing devices.
+#
+# 6.12's null_blk allocates the page of a sector it has not stored yet in
+# the request's completion, which for a polled request runs in the
+# poller's rcu_read_lock() section (iocb_bio_iopoll -> null_poll ->
+# null_insert_page): a sleeping allocation in atomic context, reported by
+# the debug kernel.  So the first UBLK_NULLB_MB (80) MiB of each disk are
+# written once here, without polling, and tests stay in that range.
+UBLK_NULLB_MB=80
+_nullb_poll() {
+	local i io_poll
+
+	if [ -e /sys/module/null_blk ]; then
+		modprobe -r null_blk || _fail "null_blk is loaded and busy"
+	fi
+	modprobe null_blk nr_devices="$1" queue_mode=2 submit_queues=2 poll_queues=2 \
+		memory_backed=1 gb=1 bs=512 || _fail "modprobe null_blk with poll queues failed"
+	UBLK_NULLB=1
+	for ((i = 0; i < $1; i++)); do
+		[ -b "/dev/nullb$i" ] || _fail "/dev/nullb$i is missing after modprobe null_blk"
+		read -r io_poll < "/sys/block/nullb$i/queue/io_poll" ||
+			_fail "nullb$i has no queue/io_poll"
+		[ "$io_poll" = 1 ] || _fail "nullb$i does not poll (queue/io_poll is $io_poll)"
+		dd if=/dev/zero of="/dev/nullb$i" bs=1M count="$UBLK_NULLB_MB" oflag=direct \
+			status=none || _fail "writing nullb$i's first $UBLK_NULLB_MB MiB failed"
+	done
+}
+
+# _cpu_ticks PID: user + system time of all threads of PID, in clock ticks
+_cpu_ticks() {
+	local t s total=0
+	local -a f
+
+	for t in /proc/"$1"/task/*/stat; do
+		read -r s 2>/dev/null < "$t" || continue
+		# after "pid (comm) ": state is field 3, utime 14, stime 15
+		read -ra f <<< "${s##*) }"
+		total=$((total + f[11] + f[12]))
+	done
+	echo "$total"
 }
 
 # _stress_cycles: how many kill/recover cycles a loop runs:

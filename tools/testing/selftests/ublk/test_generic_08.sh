@@ -37,7 +37,7 @@ must_fail add -t null -u -g
 must_fail add -t null -z -u
 must_fail add -t null --auto_zc_fallback
 must_fail add -t null -z --zc_no_unregister --auto_zc_force_fallback
-must_fail add -t null --iopoll
+must_fail add -t null --iopoll -b
 must_fail add -t null --prio 1
 must_fail add -t fault_inject --die_at never
 must_fail del -n 99

@@ -177,6 +177,10 @@ static int fi_init(struct kublk_dev *dev)
 
 	if (!fi)
 		return -ENOMEM;
+	if (dev->iopoll) {
+		kublk_err("--iopoll: fault_inject delays with io_uring timeouts, which an IOPOLL ring cannot take");
+		return -EINVAL;
+	}
 	if (fi->die_at == FI_DIE_INFLIGHT && !fi->die_after)
 		fi->die_after = 1;
 	if (!dev->nr_files) {

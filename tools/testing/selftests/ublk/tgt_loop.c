@@ -41,6 +41,10 @@ static int loop_init(struct kublk_dev *dev)
 		kublk_err("loop: needs a backing file");
 		return -EINVAL;
 	}
+	if (dev->iopoll && !dev->direct) {
+		kublk_err("--iopoll: loop --buffered: polled I/O is O_DIRECT only");
+		return -EINVAL;
+	}
 	ret = kublk_backing_open(dev, 0, &size);
 	if (ret)
 		return ret;

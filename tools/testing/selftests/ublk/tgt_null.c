@@ -51,6 +51,10 @@ static int null_init(struct kublk_dev *dev)
 {
 	if (!null_get(dev))
 		return -ENOMEM;
+	if (dev->iopoll && ((struct null_tgt *)dev->tgt_data)->latency_us) {
+		kublk_err("--iopoll: null --latency_us delays with io_uring timeouts, which an IOPOLL ring cannot take");
+		return -EINVAL;
+	}
 	if (!dev->size)
 		dev->size = 1ULL << 30;
 	kublk_set_discard(dev);

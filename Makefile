@@ -42,7 +42,9 @@ TIMEOUT ?= 1800
 
 # Where the kernel module is built.  By default in place, against the
 # cached test kernel; MODDIR builds a copy elsewhere, so that one checkout
-# can hold modules for several kernels (scripts/vm.sh uses this).
+# can hold modules for several kernels (scripts/vm.sh uses this).  Always
+# with -g: the drgn state dump needs the module's DWARF, and -g does not
+# change the code.
 KDIR ?= $(shell $(TOP)/scripts/kernel.sh build $(FLAVOUR))
 MODSRC := $(TOP)/drivers/block/ublk
 ifneq ($(MODDIR),)
@@ -70,6 +72,7 @@ ifneq ($(MODDIR),)
 		$(TOP)/drivers $(TOP)/include $(MODDIR)/
 endif
 	$(MAKE) -C $(KDIR) M=$(MODBUILD) CONFIG_BLK_DEV_UBLK=m \
+		KCFLAGS="-g $(KCFLAGS)" \
 		$(if $(W),W=$(W)) $(if $(C),C=$(C)) modules
 
 module-path:

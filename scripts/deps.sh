@@ -22,8 +22,9 @@ deb_pkgs=(dpkg-dev debhelper dh-dkms dkms kmod xz-utils)
 # git format-patch and am; git send-email needs Mail::Address;
 # checkpatch's spdxcheck.py needs ply and GitPython
 series_pkgs=(git git-email libmailtools-perl python3-ply python3-git)
+# python3-drgn: tools/ublk/ublk_state.py (test_drgn_*)
 tests_pkgs=(fio liburing-dev e2fsprogs util-linux shellcheck bpftrace
-	    python3-matplotlib)
+	    python3-matplotlib python3-drgn)
 
 want=()
 groups=("$@")

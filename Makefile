@@ -146,8 +146,8 @@ stress:
 	CHECK_TIMEOUT=$(shell echo $$(($(STRESS_TEST_TIMEOUT) * 3 + 600))) \
 		$(TOP)/scripts/check.sh
 
-# The long fuzz.  The short one (fuzz_short.sh, make fuzz-short) is not
-# in the kselftests yet: it still finds hangs (see the fuzzer's issue).
+# The long fuzz.  The short one is the kselftest test_fuzz_01.sh (make
+# fuzz-short runs it alone).
 # FUZZ_SEED defaults to the clock; a failure prints the seed and the last
 # operations, and "make fuzz FUZZ_SEED=<it> FUZZ_OPS=<op + 1>" replays it.
 # The guest's limit leaves room for the end's checks and dmesg.  FUZZ_ARGS:
@@ -161,7 +161,7 @@ fuzz: selftests
 		-T $(FUZZ_TIME) $(FUZZ_ARGS)
 
 fuzz-short: selftests
-	$(TOP)/scripts/vm.sh -k debug -t 900 -- tools/testing/selftests/ublk/fuzz_short.sh
+	$(TOP)/scripts/vm.sh -k debug -t 900 -- tools/testing/selftests/ublk/test_fuzz_01.sh
 
 run:
 	$(TOP)/scripts/run.sh

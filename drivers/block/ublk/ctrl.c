@@ -170,8 +170,7 @@ static int ublk_ctrl_add_dev(struct ublk_device *unused,
 
 static int ublk_ctrl_del_dev(struct ublk_device *ub, struct ublksrv_ctrl_cmd *h)
 {
-	ublk_remove(ub);
-	return 0;
+	return ublk_remove(ub);
 }
 
 static int ublk_ctrl_start_dev(struct ublk_device *ub,
@@ -186,8 +185,7 @@ static int ublk_ctrl_start_dev(struct ublk_device *ub,
 static int ublk_ctrl_stop_dev(struct ublk_device *ub,
 			      struct ublksrv_ctrl_cmd *h)
 {
-	ublk_stop_dev(ub);
-	return 0;
+	return ublk_stop_dev(ub);
 }
 
 static int ublk_ctrl_try_stop_dev(struct ublk_device *ub,

@@ -43,6 +43,9 @@
  * they stop delivery and complete its waiting commands with
  * UBLK_IO_RES_ABORT (ublk_abort_server()), and commands it sends later
  * are aborted as they arrive; its exit then runs the two stages.
+ * STOP_DEV, DEL_DEV and TRY_STOP_DEV delete the disk from a work item
+ * and wait for it interruptibly, so that a server that sends them
+ * itself can still exit (ublk_run_stop()).
  *
  * What a queue does with a request it cannot deliver is its nosrv mode
  * (struct ublk_queue), changed only here under ub->cancel_mutex with the
@@ -52,8 +55,10 @@
  */
 #include <linux/blkdev.h>
 #include <linux/capability.h>
+#include <linux/completion.h>
 #include <linux/delay.h>
 #include <linux/pid.h>
+#include <linux/refcount.h>
 #include <linux/slab.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
@@ -442,12 +447,13 @@ static void ublk_abort_server(struct ublk_device *ub)
 }
 
 /* STOP_DEV, DEL_DEV: the device ends up DEAD and its server told so */
-void ublk_stop_dev(struct ublk_device *ub)
+static int __ublk_stop_dev(struct ublk_device *ub)
 {
 	mutex_lock(&ub->mutex);
 	ublk_stop_disk(ub);
 	ublk_abort_server(ub);
 	mutex_unlock(&ub->mutex);
+	return 0;
 }
 
 /*
@@ -455,7 +461,7 @@ void ublk_stop_dev(struct ublk_device *ub)
  * Whether it is open is only known under the disk's open_mutex, so the
  * disk is closed to new openers there before it is deleted.
  */
-int ublk_try_stop_dev(struct ublk_device *ub)
+static int __ublk_try_stop_dev(struct ublk_device *ub)
 {
 	struct gendisk *disk;
 	int ret = 0;
@@ -488,6 +494,103 @@ int ublk_try_stop_dev(struct ublk_device *ub)
 	}
 	mutex_unlock(&ub->mutex);
 	return ret;
+}
+
+/*
+ * A stop in a work item, and the command that waits for it.  The caller's
+ * reference and the work's: the last one frees.
+ */
+struct ublk_stop {
+	struct work_struct	work;
+	struct ublk_device	*ub;
+	int			(*fn)(struct ublk_device *ub);
+	/* fn's result, written before @done completes */
+	int			ret;
+	struct completion	done;
+	refcount_t		ref;
+};
+
+static void ublk_stop_put(struct ublk_stop *st)
+{
+	if (refcount_dec_and_test(&st->ref)) {
+		ublk_put_device(st->ub);
+		kfree(st);
+	}
+}
+
+static void ublk_stop_work(struct work_struct *work)
+{
+	struct ublk_stop *st = container_of(work, struct ublk_stop, work);
+
+	st->ret = st->fn(st->ub);
+	complete(&st->done);
+	ublk_stop_put(st);
+}
+
+/*
+ * Run @fn, a stop of the device, so that a signal ends the wait for it.
+ *
+ * A stop deletes the disk, and del_gendisk() waits for the disk's
+ * open_mutex (which a partition scan holds while its read waits for the
+ * server) and for every request in flight, the server's among them.
+ * When the server sends the stop itself, the command runs in the
+ * server's own io-wq, and the server's exit waits for its io-wq workers
+ * (io_wq_put_and_exit()) before it closes its files.  The requests the
+ * server holds fail only in stage 2, after that close: the exit waits
+ * for the stop, the stop for the requests, the requests for the exit.
+ * Nothing ends that, not even SIGKILL (found by ublk_fuzz; badcmd
+ * "selfdel").
+ *
+ * So the stop runs in a work item on ublk_wq (unbound, not ordered:
+ * stage 2 and partition scans run beside it), and the command waits for
+ * it interruptibly.  The exit of a process kills its io-wq workers
+ * (zap_other_threads()), and io_uring's cancel interrupts them (a
+ * notify signal), so the server's own command returns -EINTR at once.
+ * The exit then goes on, closes /dev/ublkcN, and stage 2 fails what the
+ * server held before it takes ub->mutex (which the stop holds): the
+ * stop finishes in the background.  Any other caller that is
+ * interrupted returns the same way, with the stop under way; one that
+ * is not returns when the stop is done, with its result, as before.
+ *
+ * The work holds a device reference, so the device outlives a caller
+ * that left.  Without memory for the work the stop runs here, as 6.12
+ * does.
+ */
+static int ublk_run_stop(struct ublk_device *ub,
+			 int (*fn)(struct ublk_device *ub))
+{
+	struct ublk_stop *st = kmalloc(sizeof(*st), GFP_KERNEL);
+	int ret;
+
+	if (!st)
+		return fn(ub);
+	INIT_WORK(&st->work, ublk_stop_work);
+	ublk_get_device(ub);
+	st->ub = ub;
+	st->fn = fn;
+	init_completion(&st->done);
+	refcount_set(&st->ref, 2);
+	queue_work(ublk_wq, &st->work);
+
+	/* complete() orders the write of ->ret before our wakeup */
+	if (wait_for_completion_interruptible(&st->done))
+		ret = -EINTR;
+	else
+		ret = st->ret;
+	ublk_stop_put(st);
+	return ret;
+}
+
+/* STOP_DEV, DEL_DEV: 0, or -EINTR with the stop still under way */
+int ublk_stop_dev(struct ublk_device *ub)
+{
+	return ublk_run_stop(ub, __ublk_stop_dev);
+}
+
+/* TRY_STOP_DEV: as __ublk_try_stop_dev(), or -EINTR as ublk_stop_dev() */
+int ublk_try_stop_dev(struct ublk_device *ub)
+{
+	return ublk_run_stop(ub, __ublk_try_stop_dev);
 }
 
 /* does every queue have a slot whose command can carry an abort? */

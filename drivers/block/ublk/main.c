@@ -363,23 +363,28 @@ out_unlock:
 /*
  * DEL_DEV: stop the device, remove its char device and drop the
  * reference ADD_DEV took.  It is freed when the other references go.
+ * -EINTR if a signal ended the wait for the stop, which then finishes
+ * in the background (ublk_run_stop()): the device is deleted all the
+ * same.
  */
-void ublk_remove(struct ublk_device *ub)
+int ublk_remove(struct ublk_device *ub)
 {
 	bool deleted;
+	int ret = 0;
 
 	mutex_lock(&ublk_ctl_mutex);
 	mutex_lock(&ub->mutex);
 	deleted = test_and_set_bit(UB_STATE_DELETED, &ub->state);
 	mutex_unlock(&ub->mutex);
 	if (!deleted) {
-		ublk_stop_dev(ub);
+		ret = ublk_stop_dev(ub);
 		cdev_device_del(&ub->cdev, &ub->cdev_dev);
 		if (ublk_dev_unprivileged(ub))
 			ublks_added--;
 		ublk_put_device(ub);
 	}
 	mutex_unlock(&ublk_ctl_mutex);
+	return ret;
 }
 
 /*

@@ -3775,6 +3775,231 @@ out:
 	free(buf);
 }
 
+/*
+ * "badcmd selfdel": a server that deletes (or stops) its own device
+ * while it holds a request it has not committed, then exits or is
+ * killed.  Its DEL_DEV runs in its own io-wq, and waits for the request
+ * the server holds; the server's exit waits for its io-wq.  The exit
+ * must finish anyway: the held request fails, and the device goes.  A
+ * server that commits instead sees its DEL_DEV finish normally, with
+ * the request served.
+ */
+enum selfdel_end { SD_EXIT, SD_KILL, SD_COMMIT };
+
+static const char *const selfdel_ends[] = {
+	[SD_EXIT] = "exits", [SD_KILL] = "is killed", [SD_COMMIT] = "commits",
+};
+
+static void selfdel_child(int id, int depth, __u32 op, enum selfdel_end end)
+{
+	struct ublksrv_io_desc *iods;
+	struct io_uring ring, cring;
+	struct io_uring_cqe *cqe;
+	struct ctrl start;
+	char path[64];
+	int cdev, tag, ret;
+	void *bufs;
+
+	snprintf(path, sizeof(path), "/dev/ublkc%d", id);
+	cdev = open(path, O_RDWR);
+	if (cdev < 0)
+		die(path);
+	iods = mmap(NULL, iods_size(depth), PROT_READ,
+		    MAP_SHARED | MAP_POPULATE, cdev, iods_offset(0));
+	if (iods == MAP_FAILED ||
+	    posix_memalign(&bufs, 4096, (size_t)depth * BUF_SIZE) ||
+	    io_uring_queue_init(4, &ring, 0) ||
+	    io_uring_queue_init(4, &cring, IORING_SETUP_SQE128))
+		die("server setup");
+	for (tag = 0; tag < depth; tag++)
+		prep_io(get_sqe(&ring), cdev, UBLK_U_IO_FETCH_REQ, 0, tag, 0,
+			(__u64)(uintptr_t)bufs + (__u64)tag * BUF_SIZE, tag);
+	if (io_uring_submit(&ring) != depth)
+		die("submit fetch");
+	start = (struct ctrl){ .op = UBLK_U_CMD_START_DEV, .dev_id = id,
+			       .queue_id = -1, .data = getpid() };
+	if (ctrl_on(&cring, ctrl_fd, &start))
+		die("START_DEV");
+	child_sync(0);	/* parent: start the reader */
+
+	if (io_uring_wait_cqe(&ring, &cqe) || cqe->res != UBLK_IO_RES_OK)
+		die("no request");
+	tag = cqe->user_data;
+	io_uring_cqe_seen(&ring, cqe);
+
+	/* the server's own DEL_DEV (STOP_DEV), not waited for */
+	prep_ctrl(get_sqe(&cring), ctrl_fd, &(struct ctrl){ .op = op,
+		  .dev_id = id, .queue_id = -1 });
+	if (io_uring_submit(&cring) != 1)
+		die("submit DEL_DEV");
+	/* let it reach the wait for the held request */
+	usleep(500000);
+	if (io_uring_peek_cqe(&cring, &cqe) == 0) {
+		fprintf(stderr, "server: command %#x done (%d) with a request held\n",
+			op, cqe->res);
+		exit(2);
+	}
+
+	switch (end) {
+	case SD_EXIT:
+		exit(0);
+	case SD_KILL:
+		child_sync(0);	/* parent: kill -9 */
+		for (;;)
+			pause();
+	case SD_COMMIT:
+		prep_io(get_sqe(&ring), cdev, UBLK_U_IO_COMMIT_AND_FETCH_REQ, 0,
+			tag, iods[tag].nr_sectors << 9,
+			(__u64)(uintptr_t)bufs + (__u64)tag * BUF_SIZE, tag);
+		if (io_uring_submit(&ring) != 1)
+			die("submit commit");
+		/*
+		 * The stop aborts the commit's new command (and the other
+		 * slots'); DEL_DEV then waits for the device to be freed,
+		 * so the server closes /dev/ublkcN first.
+		 */
+		for (ret = 0; ret < depth; ret++)
+			if (wait_res(&ring) != UBLK_IO_RES_ABORT)
+				exit(4);
+		io_uring_queue_exit(&ring);
+		munmap(iods, iods_size(depth));
+		close(cdev);
+		ret = wait_res(&cring);
+		exit(ret ? 3 : 0);
+	}
+	exit(1);
+}
+
+/* a forked reader of the disk's first block: exits with the errno */
+static pid_t selfdel_reader(int id)
+{
+	char path[64];
+	void *buf;
+	pid_t pid;
+	int fd;
+
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid)
+		return pid;
+	snprintf(path, sizeof(path), "/dev/ublkb%d", id);
+	fd = open(path, O_RDONLY | O_DIRECT);
+	if (fd < 0 || posix_memalign(&buf, 4096, 4096))
+		_exit(100);
+	_exit(pread(fd, buf, 4096, 0) == 4096 ? 0 : errno ? errno : 101);
+}
+
+/* wait up to @secs for @pid; its status, or -1 if it still runs */
+static int wait_secs(pid_t pid, int secs)
+{
+	int status, i;
+
+	for (i = 0; i < secs * 10; i++) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return status;
+		usleep(100000);
+	}
+	return -1;
+}
+
+/*
+ * With @scan, the device's partition scan (which holds the disk's
+ * open_mutex, wanted by DEL_DEV and by the reader's open) may be the
+ * request held; without, UBLK_F_NO_AUTO_PART_SCAN, it is the reader's.
+ */
+static bool selfdel_case(bool scan, int depth, __u32 op, enum selfdel_end end)
+{
+	const char *cmd = op == UBLK_U_CMD_DEL_DEV ? "DEL_DEV" : "STOP_DEV";
+	struct ublksrv_ctrl_dev_info info;
+	struct ublk_params p;
+	int id, status, rstatus, i;
+	pid_t pid, reader = -1;
+
+	id = add_dev(scan ? 0 : UBLK_F_NO_AUTO_PART_SCAN, 1, depth, NULL);
+	if (id < 0)
+		die("ADD_DEV");
+	basic_params(&p, 1 << 20);
+	if (set_params(id, &p))
+		die("SET_PARAMS");
+	if (pipe(pipe_up) || pipe(pipe_down))
+		die("pipe");
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (!pid) {
+		close(pipe_up[0]);
+		close(pipe_down[1]);
+		selfdel_child(id, depth, op, end);
+	}
+	close(pipe_up[1]);
+	close(pipe_down[0]);
+
+	if (parent_wait() == 0) {
+		reader = selfdel_reader(id);
+		parent_done();
+	}
+	if (end == SD_KILL && parent_wait() == 0) {
+		kill(pid, SIGKILL);
+		parent_done();
+	}
+	status = wait_secs(pid, 30);
+	report(status != -1 &&
+	       (end == SD_KILL ? WIFSIGNALED(status) :
+		WIFEXITED(status) && !WEXITSTATUS(status)),
+	       "depth %d%s: the server %s after its own %s with a request held (status %#x)",
+	       depth, scan ? ", partition scan" : "", selfdel_ends[end], cmd,
+	       status);
+	close(pipe_up[0]);
+	close(pipe_down[1]);
+	if (status == -1) {
+		/* the driver's deadlock: nothing below can end */
+		printf("badcmd selfdel: server %d hangs, giving up\n", pid);
+		exit(1);
+	}
+
+	rstatus = reader < 0 ? -1 : wait_secs(reader, 30);
+	if (scan)
+		/* the scan's read, or the reader's: its open may fail too */
+		report(rstatus != -1, "the reader finished (status %#x)",
+		       rstatus);
+	else if (end == SD_COMMIT)
+		report(rstatus == 0, "depth %d: the held read was served (status %#x)",
+		       depth, rstatus);
+	else
+		report(WIFEXITED(rstatus) && WEXITSTATUS(rstatus) == EIO,
+		       "depth %d: the held read failed with EIO (status %#x)",
+		       depth, rstatus);
+
+	if (op == UBLK_U_CMD_DEL_DEV) {
+		for (i = 0; i < 100 && !get_info(id, &info); i++)
+			usleep(100000);
+		expect(get_info(id, &info), -ENODEV, "the device is gone");
+	} else {
+		for (i = 0; i < 100; i++) {
+			if (get_info(id, &info) || info.state == UBLK_S_DEV_DEAD)
+				break;
+			usleep(100000);
+		}
+		report(info.state == UBLK_S_DEV_DEAD, "the device is DEAD (%d)",
+		       info.state);
+		del_dev(id);
+	}
+	return status != -1;
+}
+
+static int check_selfdel(void)
+{
+	selfdel_case(false, 1, UBLK_U_CMD_DEL_DEV, SD_EXIT);
+	selfdel_case(false, 2, UBLK_U_CMD_DEL_DEV, SD_EXIT);
+	selfdel_case(false, 1, UBLK_U_CMD_DEL_DEV, SD_KILL);
+	selfdel_case(false, 2, UBLK_U_CMD_STOP_DEV, SD_KILL);
+	selfdel_case(false, 1, UBLK_U_CMD_DEL_DEV, SD_COMMIT);
+	selfdel_case(true, 1, UBLK_U_CMD_DEL_DEV, SD_EXIT);
+	printf("badcmd selfdel: %d failure(s)\n", failures);
+	return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	static struct reader reader;
@@ -3797,6 +4022,8 @@ int main(int argc, char **argv)
 		return check_unpriv_timeout();
 	if (argc > 1 && !strcmp(argv[1], "prio"))
 		return check_prio_order();
+	if (argc > 1 && !strcmp(argv[1], "selfdel"))
+		return check_selfdel();
 	/*
 	 * The errnos checked here are Documentation/block/ublk.rst's.
 	 * Drivers without USER_RECOVERY_FAIL_IO (6.12's) accept much of

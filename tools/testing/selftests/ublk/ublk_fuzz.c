@@ -137,7 +137,8 @@ static __u64 features;
 static int ctrl_fd = -1;
 static struct io_uring cring;	/* control commands, asynchronous */
 static struct io_uring sring;	/* control commands waited for */
-static volatile sig_atomic_t stop_flag;
+/* set by SIGINT/SIGTERM; lock-free, so the handler may store it */
+static atomic_int stop_flag;
 static int report_fd = -1;	/* unprivileged child: news to the parent */
 static long page_size;
 static char *ro_page;		/* a page the kernel cannot write to */
@@ -255,11 +256,12 @@ static void die(const char *what)
 /* ---- the watchdog ---- */
 
 static atomic_ullong wd_deadline;	/* ms, CLOCK_MONOTONIC; 0: idle */
-static const char *volatile wd_what = "";
+/* the operation being watched: a const char *, set before the deadline */
+static atomic_uintptr_t wd_what;
 
 static void wd_arm(unsigned int secs, const char *what)
 {
-	wd_what = what;
+	atomic_store(&wd_what, (uintptr_t)what);
 	atomic_store(&wd_deadline, now_ms() + secs * 1000ULL);
 }
 
@@ -300,7 +302,7 @@ static void dump_stacks(void)
  * The kernel's view of the hang: blocked tasks and, with lockdep, the
  * locks held (sysrq w and d, or $UBLK_FUZZ_SYSRQ), on the console.
  */
-static void sysrq(void)
+static void show_blocked(void)
 {
 	const char *keys = getenv("UBLK_FUZZ_SYSRQ");
 	int fd;
@@ -329,11 +331,12 @@ static void *watchdog_fn(void *arg)
 			continue;
 		dprintf(STDOUT_FILENO,
 			"ublk_fuzz: WATCHDOG: %s%s (op %lu) did not finish within its deadline; seed %llu\n",
-			unpriv ? "unprivileged child: " : "", wd_what, opno,
+			unpriv ? "unprivileged child: " : "",
+			(const char *)atomic_load(&wd_what), opno,
 			(unsigned long long)run_seed);
 		dump_log();
 		dump_stacks();
-		sysrq();
+		show_blocked();
 		_exit(EXIT_WATCHDOG);
 	}
 	return NULL;
@@ -1887,7 +1890,8 @@ static void server_child(const struct fdev *d, int mode)
 			cmd = kublk_sqe_cmd(sqe);
 			cmd->q_id = q;
 			cmd->tag = t;
-			cmd->addr = refs ? 0 : (__u64)(uintptr_t)(bufs + ((size_t)q * depth + t) * bsz);
+			cmd->addr = refs ? 0 :
+				(__u64)(uintptr_t)(bufs + ((size_t)q * depth + t) * bsz);
 			if (autoreg) {
 				struct ublk_auto_buf_reg reg = {
 					.index = q * depth + t,
@@ -1938,7 +1942,8 @@ static void server_child(const struct fdev *d, int mode)
 			kublk_prep_uring_cmd(sqe, cdev, false,
 					     UBLK_U_IO_COMMIT_AND_FETCH_REQ, false);
 			cmd->result = good_result(iod);
-			cmd->addr = refs ? 0 : (__u64)(uintptr_t)(bufs + ((size_t)q * depth + t) * bsz);
+			cmd->addr = refs ? 0 :
+				(__u64)(uintptr_t)(bufs + ((size_t)q * depth + t) * bsz);
 			if (ublksrv_get_op(iod) == UBLK_IO_OP_ZONE_APPEND)
 				cmd->addr = iod->start_sector;
 			if (autoreg) {
@@ -2433,11 +2438,12 @@ static void op_batch(void)
 }
 
 static jmp_buf fault_jmp;
-static volatile sig_atomic_t in_touch;
+/* a fault now is the probe's: lock-free, read by the handler */
+static atomic_int in_touch;
 
 static void fault_handler(int sig)
 {
-	if (in_touch)
+	if (atomic_load(&in_touch))
 		siglongjmp(fault_jmp, sig);
 	signal(sig, SIG_DFL);
 	raise(sig);
@@ -2491,16 +2497,16 @@ static void op_mmap(void)
 	if ((flags & MAP_SHARED) && !mprotect(p, len, PROT_READ | PROT_WRITE))
 		fail("mprotect() made a mapping of /dev/ublkc%u writable", d->id);
 	if (prot & PROT_READ) {
-		in_touch = 1;
+		atomic_store(&in_touch, 1);
 		sig = sigsetjmp(fault_jmp, 1);
 		if (!sig) {
-			volatile char c = ((char *)p)[below(len)];
-
-			(void)c;
+			/* an atomic load: not optimized away */
+			(void)__atomic_load_n((char *)p + below(len),
+					      __ATOMIC_RELAXED);
 		} else {
 			note("  touching the mapping: signal %d", sig);
 		}
-		in_touch = 0;
+		atomic_store(&in_touch, 0);
 	}
 	munmap(p, len);
 }
@@ -2790,7 +2796,7 @@ static void run(void)
 	for (opno = 0; opno < nr_ops; opno++) {
 		unsigned int k;
 
-		if (stop_flag || (stop_at_ms && now_ms() >= stop_at_ms))
+		if (atomic_load(&stop_flag) || (stop_at_ms && now_ms() >= stop_at_ms))
 			break;
 		wd_arm(op_timeout, "housekeeping");
 		poll_all();
@@ -2851,10 +2857,11 @@ static void finish(void)
 		ctrl_reap(200);
 	for (i = 0; i < MAX_PENDING; i++)
 		if (cctx[i].busy)
-			fail("%s (op %#x, dev %d) of op %lu still in flight %llu s after everything closed",
+			fail("%s (op %#x, dev %d) of op %lu still in flight %llu s %s",
 			     cctx[i].c >= 0 ? ccmds[cctx[i].c].name : "?", cctx[i].cmd_op,
 			     (int)cctx[i].dev_id, cctx[i].opno,
-			     (unsigned long long)(now_ms() - cctx[i].t0) / 1000);
+			     (unsigned long long)(now_ms() - cctx[i].t0) / 1000,
+			     "after everything closed");
 
 	/* every device we made, and any other there is (parent) */
 	for (i = 0; i < nr_known; i++)
@@ -2905,8 +2912,8 @@ static void finish(void)
 		while (atomic_load(&bios[i].state) == 1 && now_ms() < end)
 			usleep(10000);
 		if (atomic_load(&bios[i].state) == 1)
-			fail("a block I/O thread on /dev/ublkb%u still runs after every device went",
-			     bios[i].id);
+			fail("a block I/O thread on /dev/ublkb%u still runs %s",
+			     bios[i].id, "after every device went");
 	}
 	bio_join_done();
 	wd_disarm();
@@ -2914,12 +2921,13 @@ static void finish(void)
 
 static void on_stop(int sig)
 {
-	stop_flag = 1;
+	atomic_store(&stop_flag, 1);
 }
 
-static void usage(const char *prog)
+static void print_usage(const char *prog)
 {
-	printf("usage: %s [-s SEED] [-n OPS] [-T SECONDS] [-t SECONDS] [-x COMMAND]... [-d] [-u] [-v]\n"
+	printf("usage: %s [-s SEED] [-n OPS] [-T SECONDS] [-t SECONDS]\n"
+	       "       [-x COMMAND]... [-d] [-u] [-v]\n"
 	       "  -s SEED     the run's seed (default: from the clock)\n"
 	       "  -n OPS      operations (default 10000)\n"
 	       "  -T SECONDS  stop after this long, whatever is left of OPS\n"
@@ -2948,7 +2956,7 @@ int main(int argc, char **argv)
 				if (!strcmp(optarg, ccmds[i].name))
 					break;
 			if (i == NR_C)
-				usage(argv[0]);
+				print_usage(argv[0]);
 			excluded |= 1U << i;
 			break;
 		case 's':
@@ -2963,7 +2971,7 @@ int main(int argc, char **argv)
 		case 't':
 			op_timeout = strtoul(optarg, NULL, 0);
 			if (!op_timeout)
-				usage(argv[0]);
+				print_usage(argv[0]);
 			break;
 		case 'd':
 			defer_taskrun = true;
@@ -2975,7 +2983,7 @@ int main(int argc, char **argv)
 			verbose = true;
 			break;
 		default:
-			usage(argv[0]);
+			print_usage(argv[0]);
 		}
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);

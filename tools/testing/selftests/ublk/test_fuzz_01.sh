@@ -11,13 +11,8 @@
 # fio without an error, a loop device passes fio's verify, and the
 # module unloads.
 #
-# A failure prints the seed: "ublk_fuzz -s SEED -n OPS" replays it.
-#
-# Not a kselftest yet (make fuzz-short runs it): with batch delivery
-# reported, seed 3 leaves a DEL_DEV in flight, and a server that deletes
-# its own device while it holds a request cannot exit (the fuzzer's
-# issue has both).  It joins the suite as test_fuzz_01 once they are
-# fixed.
+# A failure prints the seed: "ublk_fuzz -s SEED -n OPS" replays it
+# (make fuzz FUZZ_SEED=SEED FUZZ_OPS=OPS on the debug kernel).
 #
 # A driver deadlock can leave the fuzzer unable to exit (its threads
 # asleep in the kernel for good), so it runs in the background and the
@@ -30,11 +25,8 @@ _prep_test
 
 seeds=(1 2 3 4)
 secs=${UBLK_FUZZ_SECS:-60}
-# TRY_STOP_DEV deadlocks against a recovery while a parked read holds
-# the disk's open_mutex (TRY_STOP_DEV takes it under ub->mutex); it is
-# left out until that is fixed, so that the rest is tested meanwhile.
-# UBLK_FUZZ_ARGS="" runs everything.
-read -r -a args <<< "${UBLK_FUZZ_ARGS--x TRY_STOP_DEV}"
+# UBLK_FUZZ_ARGS: more ublk_fuzz options (-x COMMAND leaves one out)
+read -r -a args <<< "${UBLK_FUZZ_ARGS-}"
 per=$((secs / ${#seeds[@]}))
 [ "$per" -gt 0 ] || per=1
 for s in "${seeds[@]}"; do
@@ -61,6 +53,11 @@ for s in "${seeds[@]}"; do
 	fi
 	_log "$(tail -n 1 "$log")"
 done
+_log "fuzzing and clean-up: ${SECONDS}s"
+
+# every device the fuzzer made is gone (its own end deletes them all)
+left=$(ls /dev/ublkc* /dev/ublkb* 2>/dev/null)
+[ -z "$left" ] || _fail "devices left after the fuzzing: $left"
 
 _add_dev -t null -q 2 -s 256M
 _fio null --filename="/dev/ublkb$DEV_ID" --rw=randrw --bs=4k \

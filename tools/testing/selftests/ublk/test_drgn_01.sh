@@ -78,14 +78,17 @@ expect() {
 
 			if [ "$st" = OWNED_BY_SRV ]; then
 				[[ "$rq" =~ ^READ\ sector\ ([0-9]+),\ 4096\ bytes,\ IN_FLIGHT ]] ||
-					_fail "$name: slot $tag is the server's with '$rq', not a 4k read"
+					_fail "$name: slot $tag is the server's" \
+					      "with '$rq', not a 4k read"
 				held+=("${BASH_REMATCH[1]}")
 				[ -d "/proc/$3/task/${task%% *}" ] ||
-					_fail "$name: slot $tag belongs to task $task, not to server $3"
+					_fail "$name: slot $tag belongs to task $task," \
+					      "not to server $3"
 			elif [ "$st" = "$5" ] && [ "$rq" = - ]; then
 				others=$((others + 1))
 			else
-				_fail "$name: slot $tag is '$st' with '$rq', not OWNED_BY_SRV nor $5"
+				_fail "$name: slot $tag is '$st' with '$rq'," \
+				      "not OWNED_BY_SRV nor $5"
 			fi
 		fi
 	done < "$UBLK_TMP/$name"

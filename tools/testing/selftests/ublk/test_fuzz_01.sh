@@ -38,7 +38,8 @@ for s in "${seeds[@]}"; do
 	fired=
 	while _pid_alive "$fpid"; do
 		[ -z "$fired" ] && grep -q 'WATCHDOG' "$log" && fired=$SECONDS
-		if [ "$SECONDS" -ge "$end" ] || { [ -n "$fired" ] && [ $((SECONDS - fired)) -ge 30 ]; }; then
+		if [ "$SECONDS" -ge "$end" ] ||
+		   { [ -n "$fired" ] && [ $((SECONDS - fired)) -ge 30 ]; }; then
 			disown "$fpid"
 			tail -n 120 "$log" >&2
 			_fail "ublk_fuzz -s $s -T $per hung and cannot exit (pid $fpid)"

@@ -57,7 +57,8 @@ case_run() {
 		after=$(stat_ios "$DEV_ID")
 		want=$(($(bytes "$size") / $(bytes "$bs")))
 		[ $((after - before)) -ge "$want" ] ||
-			_fail "null $mode q$q QD$qd: the device counted $((after - before)) I/Os, fio issued $want"
+			_fail "null $mode q$q QD$qd: the device counted" \
+			      "$((after - before)) I/Os, fio issued $want"
 	else
 		# FLUSHes too (fdatasync): system calls on the backing disks
 		_fio_verify "/dev/ublkb$DEV_ID" "$size" --iodepth="$qd" --bs="$bs" --fdatasync=64

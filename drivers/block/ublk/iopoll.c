@@ -160,6 +160,14 @@ void ublk_iopoll_cancel(struct ublk_queue *ubq, unsigned int issue_flags)
 	}
 }
 
+/* does @cmd come from the task and ring the queue is bound to? */
+static bool ublk_iopoll_is_poller(struct ublk_queue *ubq,
+				  struct io_uring_cmd *cmd)
+{
+	return READ_ONCE(ubq->poll_task) == current &&
+		READ_ONCE(ubq->poll_ctx) == io_uring_cmd_ctx_handle(cmd);
+}
+
 /*
  * A FETCH_REQ of an IOPOLL queue: the first of a server's life binds
  * the queue to its ring and task, the others must come from them.
@@ -167,23 +175,28 @@ void ublk_iopoll_cancel(struct ublk_queue *ubq, unsigned int issue_flags)
  */
 int ublk_iopoll_bind(struct ublk_queue *ubq, struct io_uring_cmd *cmd)
 {
-	void *ctx = io_uring_cmd_ctx_handle(cmd);
-
 	lockdep_assert_held(&ubq->cancel_lock);
 	if (!ubq->poll_task) {
-		ubq->poll_ctx = ctx;
-		ubq->poll_task = current;
+		ubq->poll_ctx = io_uring_cmd_ctx_handle(cmd);
+		WRITE_ONCE(ubq->poll_task, current);
 		return 0;
 	}
-	if (ubq->poll_ctx != ctx || ubq->poll_task != current)
-		return -EINVAL;
-	return 0;
+	return ublk_iopoll_is_poller(ubq, cmd) ? 0 : -EINVAL;
 }
 
 /* COMMIT_AND_FETCH_REQ: the new command must come from the same ring */
 int ublk_iopoll_check_ring(struct ublk_queue *ubq, struct io_uring_cmd *cmd)
 {
 	return io_uring_cmd_ctx_handle(cmd) == ubq->poll_ctx ? 0 : -EINVAL;
+}
+
+/* take back an eventfd armed and not signalled yet */
+static void ublk_iopoll_disarm(struct ublk_queue *ubq)
+{
+	struct eventfd_ctx *efd = xchg(&ubq->poll_sleeper, NULL);
+
+	if (efd)
+		eventfd_ctx_put(efd);
 }
 
 /*
@@ -197,25 +210,24 @@ int ublk_iopoll_sleep(struct io_uring_cmd *cmd, struct ublk_queue *ubq,
 
 	if (!(ubq->flags & UBLK_F_IOPOLL) || tag || res || fd > INT_MAX)
 		return -EINVAL;
-	if (READ_ONCE(ubq->poll_task) != current ||
-	    READ_ONCE(ubq->poll_ctx) != io_uring_cmd_ctx_handle(cmd))
+	if (!ublk_iopoll_is_poller(ubq, cmd))
 		return -EINVAL;
 
 	efd = eventfd_ctx_fdget(fd);
 	if (IS_ERR(efd))
 		return PTR_ERR(efd) == -EINVAL ? -EBADF : PTR_ERR(efd);
 
+	/*
+	 * Pairs with ublk_iopoll_wake(): store, full barrier (the xchg()
+	 * is one), then look.
+	 */
 	old = xchg(&ubq->poll_sleeper, efd);
 	if (old)
 		eventfd_ctx_put(old);
-	/* pairs with ublk_iopoll_wake(): store, full barrier, then look */
-	smp_mb();
 	if (!llist_empty(&ubq->poll_reqs) ||
 	    READ_ONCE(ubq->dev->srv_aborted)) {
 		/* work is waiting: take the arming back, unless used */
-		efd = xchg(&ubq->poll_sleeper, NULL);
-		if (efd)
-			eventfd_ctx_put(efd);
+		ublk_iopoll_disarm(ubq);
 		return -EBUSY;
 	}
 	return 0;
@@ -224,10 +236,7 @@ int ublk_iopoll_sleep(struct io_uring_cmd *cmd, struct ublk_queue *ubq,
 /* stage 2 of server exit: the queue is free for the next server */
 void ublk_iopoll_reset(struct ublk_queue *ubq)
 {
-	struct eventfd_ctx *efd = xchg(&ubq->poll_sleeper, NULL);
-
-	if (efd)
-		eventfd_ctx_put(efd);
+	ublk_iopoll_disarm(ubq);
 	WARN_ON_ONCE(!llist_empty(&ubq->poll_reqs));
 	ubq->poll_ctx = NULL;
 	WRITE_ONCE(ubq->poll_task, NULL);

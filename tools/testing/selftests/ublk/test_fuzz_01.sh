@@ -41,7 +41,9 @@ for s in "${seeds[@]}"; do
 		if [ "$SECONDS" -ge "$end" ] ||
 		   { [ -n "$fired" ] && [ $((SECONDS - fired)) -ge 30 ]; }; then
 			disown "$fpid"
-			tail -n 120 "$log" >&2
+			# its operations and the watchdog's word: the kernel
+			# stacks it dumps are on the console as well
+			grep -v '^\[<' "$log" | tail -n 120 >&2
 			_fail "ublk_fuzz -s $s -T $per hung and cannot exit (pid $fpid)"
 		fi
 		_nap 1
@@ -49,7 +51,7 @@ for s in "${seeds[@]}"; do
 	wait "$fpid"
 	rc=$?
 	if [ "$rc" != 0 ]; then
-		tail -n 80 "$log" >&2
+		grep -v '^\[<' "$log" | tail -n 80 >&2
 		_fail "ublk_fuzz -s $s -T $per: exit $rc (3: an operation hung)"
 	fi
 	_log "$(tail -n 1 "$log")"

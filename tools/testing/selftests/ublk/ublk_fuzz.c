@@ -2013,12 +2013,45 @@ static void server_gone(int i)
 	servers[i].pid = 0;
 }
 
+/*
+ * SIGKILL a forked server and reap it, serving our own devices all the
+ * while.  A child can take a while to exit: an io-wq worker of its ring
+ * may sleep on ub->mutex (START_USER_RECOVERY, say) held by a STOP_DEV or
+ * DEL_DEV whose del_gendisk() waits for requests that we, the server of
+ * that device, hold.  Waiting for the child without committing them
+ * would close that circle for good.
+ */
+static bool holds_any(const struct fdev *d)
+{
+	int q, t;
+
+	for (q = 0; q < d->nq; q++)
+		for (t = 0; t < d->depth; t++)
+			if (d->sl[q][t].st == S_HELD || d->sl[q][t].st == S_NEED)
+				return true;
+	return false;
+}
+
 static void kill_server(int i)
 {
-	int status;
+	int status, j;
+	pid_t r;
 
 	kill(servers[i].pid, SIGKILL);
-	waitpid(servers[i].pid, &status, 0);
+	for (;;) {
+		r = waitpid(servers[i].pid, &status, WNOHANG);
+		if (r == servers[i].pid || (r < 0 && errno != EINTR))
+			break;
+		for (j = 0; j < MAX_DEVS; j++) {
+			if (devs[j].used != 2)
+				continue;
+			reap_ring(&devs[j]);
+			if (holds_any(&devs[j]))
+				serve(&devs[j]);
+		}
+		ctrl_reap(0);
+		usleep(5000);
+	}
 	note("  server %d of device %u killed", servers[i].pid, servers[i].id);
 	server_gone(i);
 }

@@ -31,7 +31,16 @@ per=$((secs / ${#seeds[@]}))
 [ "$per" -gt 0 ] || per=1
 for s in "${seeds[@]}"; do
 	log=$UBLK_TMP/fuzz-$s.log
-	"$UBLK_DIR"/ublk_fuzz -s "$s" -n 1000000 -T "$per" -t 30 "${args[@]}" > "$log" 2>&1 &
+	# only its log open: a fuzzer left hung must not hold the runner's
+	# pipes (kselftest's gives the test fds 3 and 4), or the runner
+	# waits for it to the guest's time limit
+	(
+		for fd in "/proc/$BASHPID/fd/"*; do
+			fd=${fd##*/}
+			[ "$fd" -gt 2 ] && eval "exec $fd>&-"
+		done
+		exec "$UBLK_DIR"/ublk_fuzz -s "$s" -n 1000000 -T "$per" -t 30 "${args[@]}"
+	) > "$log" 2>&1 < /dev/null &
 	fpid=$!
 	# the run, then the end's checks: a few watchdog periods at most
 	end=$((SECONDS + per + 300))

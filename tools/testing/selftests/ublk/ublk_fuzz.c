@@ -2032,8 +2032,29 @@ static bool holds_any(const struct fdev *d)
 	return false;
 }
 
+/*
+ * A device whose ring we closed while its char device stays open (or
+ * mapped): requests it delivered to us before can never be committed,
+ * and only the release of /dev/ublkcN ends them (stage 2 of a server's
+ * exit).  Until then a del_gendisk() of that device waits, holding
+ * ub->mutex, and a killed child's io-wq worker waiting for that mutex
+ * keeps the child from exiting.
+ */
+static bool stranded(const struct fdev *d)
+{
+	int q;
+
+	if (d->ring_up)
+		return false;
+	for (q = 0; q < MAX_Q; q++)
+		if (d->iods[q])
+			return true;
+	return d->cdev >= 0;
+}
+
 static void kill_server(int i)
 {
+	__u64 give_up = now_ms() + 2000;
 	int status, j;
 	pid_t r;
 
@@ -2048,7 +2069,18 @@ static void kill_server(int i)
 			reap_ring(&devs[j]);
 			if (holds_any(&devs[j]))
 				serve(&devs[j]);
+			/*
+			 * The child is slow to go: end what we cannot
+			 * serve, as a server that gives up a device does.
+			 */
+			if (give_up && now_ms() >= give_up && stranded(&devs[j])) {
+				note("  server %d slow to exit: let go of device %u",
+				     servers[i].pid, devs[j].id);
+				dev_teardown(&devs[j]);
+			}
 		}
+		if (give_up && now_ms() >= give_up)
+			give_up = 0;
 		ctrl_reap(0);
 		usleep(5000);
 	}

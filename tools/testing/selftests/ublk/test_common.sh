@@ -25,8 +25,11 @@ UBLK_MOUNTS=()
 # fio options every data test uses
 # --allow_file_create=0: a device node that is gone must fail fio, not
 # become a regular file in /dev that hides the next device of that name
+# --thread: jobs as threads of one fio process, not forked ones; the I/O
+# is the same, and each fio run starts about 0.2 s sooner on the debug
+# kernel under emulation (some 170 runs in the suite)
 UBLK_FIO=(--ioengine=io_uring --direct=1 --group_reporting --output-format=normal
-	  --verify_state_save=0 --allow_file_create=0)
+	  --verify_state_save=0 --allow_file_create=0 --thread)
 
 _log() { echo "$TID: $*"; }
 _fail() { echo "$TID: FAIL: $*" >&2; exit 1; }

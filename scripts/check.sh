@@ -159,7 +159,7 @@ if [ "$distro" = 1 ]; then
 	step "distro smoke (Debian's 6.12 kernel, our ublk_drv)"
 	t=$SECONDS
 	# shellcheck disable=SC2086 # one test per word
-	scripts/suite.sh -k distro -m ours -j 1 -t 900 --no-times -o "$logs/distro" \
+	scripts/suite.sh -k distro -m ours -j 1 -t 900 --no-times --runner kselftest -o "$logs/distro" \
 		-- $distro_tests > "$logs/distro.out" 2>&1
 	rc=$?
 	grep -E '^(not )?ok [0-9]+ selftests:' "$logs/distro.out" | sed 's/^/# distro: /'

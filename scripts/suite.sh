@@ -14,6 +14,9 @@
 #   -t SECONDS   time limit of each guest (default 4800)
 #   -e VAR=VALUE environment for the tests (repeatable)
 #   --ko PATH    our ublk_drv.ko, built for the kernel (default: built here)
+#   --runner R   lean (default: scripts/ksft-run.sh, same TAP) or kselftest
+#                (make run_tests: kselftest's own runner, about 3 s a test
+#                slower on the debug kernel under emulation)
 #   --no-times   do not record this run's times in $UBLK_CACHE/check/test-times
 #                (a run on another kernel, whose times would mislead the
 #                dealing of the next debug-kernel run)
@@ -25,8 +28,11 @@
 # the last run on this machine), else scripts/test-times (committed),
 # else 60 s.  A test whose file has the line
 #   # ublk-check: exclusive
-# does not share the machine with another guest: those run after the
-# shards, in a guest of their own.
+# does not share the machine with another guest, nor run before a test
+# it could leave a wedged guest to: those run after all the others, at
+# the end of the only guest when there is one shard (a boot and a
+# kmemleak scan cheaper, about 45 s on the debug kernel), else in a guest
+# of their own once the shards are done.
 #
 # Each guest has 2 CPUs, whatever the shard count: tests create devices
 # with two queues, which needs two CPUs.
@@ -52,6 +58,7 @@ shards=${CHECK_SHARDS:-}
 timeout=4800
 ko=
 record_times=1
+runner=lean
 envs=()
 
 die() { echo "suite.sh: $*" >&2; exit 2; }
@@ -65,6 +72,7 @@ while [ $# -gt 0 ]; do
 	-t) timeout=$2; shift 2 ;;
 	-e) envs+=(-e "$2"); shift 2 ;;
 	--ko) ko=$2; shift 2 ;;
+	--runner) runner=$2; shift 2 ;;
 	--no-times) record_times=0; shift ;;
 	--) shift; break ;;
 	-*) die "unknown option $1" ;;
@@ -81,6 +89,10 @@ if [ -z "$shards" ]; then
 	[ "$shards" -ge 1 ] || shards=1
 fi
 [[ "$shards" =~ ^[1-9][0-9]*$ ]] || die "-j: a number of guests, not '$shards'"
+case $runner in
+lean|kselftest) ;;
+*) die "--runner: lean or kselftest, not '$runner'" ;;
+esac
 
 tests=("$@")
 if [ ${#tests[@]} -eq 0 ]; then
@@ -122,6 +134,13 @@ while read -r s t; do
 	load[best]=$((load[best] + s))
 	members[best]+=" $t"
 done < <(for t in "${shared[@]}"; do echo "${secs[$t]:-60} $t"; done | sort -k1,1nr -k2,2)
+if [ "$shards" = 1 ] && [ ${#exclusive[@]} -gt 0 ]; then
+	for t in "${exclusive[@]}"; do
+		load[0]=$((load[0] + ${secs[$t]:-60}))
+		members[0]+=" $t"
+	done
+	exclusive=()
+fi
 
 # ---- our module, built once for all guests ----
 if [ "$module" = ours ] && [ -z "$ko" ]; then
@@ -137,15 +156,23 @@ if [ "$module" = ours ] && [ -z "$ko" ]; then
 fi
 koargs=()
 [ -n "$ko" ] && koargs=(--ko "$ko")
+# kublk and the other helpers, up to date (make run_tests would build
+# them in the guest; the lean runner does not)
+make -s -C "$top" selftests >&2 || die "building the selftests failed"
 
 # run_guest NAME TESTS...: the tests in one guest; TAP in $out/NAME.tap
 run_guest() {
-	local name=$1 rc
+	local name=$1 rc cmd
 
 	shift
+	if [ "$runner" = lean ]; then
+		cmd=(scripts/ksft-run.sh tools/testing/selftests/ublk "$@")
+	else
+		cmd=(make -C tools/testing/selftests/ublk run_tests TEST_PROGS="$*")
+	fi
 	"$top/scripts/vm.sh" -q -k "$flavour" -m "$module" "${koargs[@]}" -o "$out/$name" \
 		-t "$timeout" "${envs[@]}" -- \
-		make -C tools/testing/selftests/ublk run_tests TEST_PROGS="$*" \
+		"${cmd[@]}" \
 		2> "$out/$name.stderr" > "$out/$name.tap"
 	rc=$?
 	echo "$rc" > "$out/$name.rc"

@@ -2055,6 +2055,7 @@ static bool stranded(const struct fdev *d)
 static void kill_server(int i)
 {
 	__u64 give_up = now_ms() + 2000;
+	bool let_go;
 	int status, j;
 	pid_t r;
 
@@ -2063,23 +2064,25 @@ static void kill_server(int i)
 		r = waitpid(servers[i].pid, &status, WNOHANG);
 		if (r == servers[i].pid || (r < 0 && errno != EINTR))
 			break;
+		/*
+		 * The child is slow to go: once, end what we cannot serve,
+		 * as a server that gives up a device does.  One reading of
+		 * the clock for the whole sweep, so no device is skipped.
+		 */
+		let_go = give_up && now_ms() >= give_up;
 		for (j = 0; j < MAX_DEVS; j++) {
 			if (devs[j].used != 2)
 				continue;
 			reap_ring(&devs[j]);
 			if (holds_any(&devs[j]))
 				serve(&devs[j]);
-			/*
-			 * The child is slow to go: end what we cannot
-			 * serve, as a server that gives up a device does.
-			 */
-			if (give_up && now_ms() >= give_up && stranded(&devs[j])) {
+			if (let_go && stranded(&devs[j])) {
 				note("  server %d slow to exit: let go of device %u",
 				     servers[i].pid, devs[j].id);
 				dev_teardown(&devs[j]);
 			}
 		}
-		if (give_up && now_ms() >= give_up)
+		if (let_go)
 			give_up = 0;
 		ctrl_reap(0);
 		usleep(5000);

@@ -48,6 +48,22 @@
  * away are failed or parked by stage 2 of its exit, when no command of
  * it is left (ublk_batch_drain()).
  *
+ * Polled queues (UBLK_F_IOPOLL, iopoll.c): one IOPOLL ring and one task
+ * serve the queue, and its fetch commands wait in that ring's iopoll
+ * list.  ->queue_rq() & co. push tags and wake the poller if it sleeps,
+ * nothing else: no pick, no task work.  The deliveries run in
+ * ublk_batch_iopoll(), which io_uring calls from the poller's
+ * io_uring_enter() with the ring's lock held, for each fetch command
+ * in the list: it picks a command as above (all of the queue's are on
+ * that ring), delivers as its task work would, and lets go of @active
+ * before it returns, so @active is set only inside a poll.  A tag is
+ * still popped only by @active, now under the ring's lock, which the
+ * cancel callback holds too.  No tag waits without a delivery coming:
+ * the poller polls until it has announced that it sleeps
+ * (UBLK_U_IO_IOPOLL_SLEEP), which looks at @tags after arming, while a
+ * producer looks for the armed sleeper after its push; with a full
+ * barrier on both sides, one of the two sees the other.
+ *
  * Slots: ACTIVE (the driver's; with @req set once a request is started
  * for it) -> delivered: OWNED_BY_SRV (and AUTO_REG) -> COMMIT_IO_CMDS:
  * ACTIVE again (ACTIVE|HELD while user copy or registered buffers
@@ -113,6 +129,17 @@ struct ublk_fcmd {
 	 * owns its completion.
 	 */
 	bool			waiting;
+	/*
+	 * Polled queue: a fetch command ublk_batch_iopoll() may deliver
+	 * for (its fields above are set).  Read in polls, under the ring's
+	 * lock; written with it held, or before the command is in the
+	 * ring's iopoll list (issue from io-wq).  Left set when another
+	 * context completes the command: io_uring polls completed commands
+	 * no more, and a poll already under way only reads the fields.
+	 */
+	bool			polled;
+	/* issued from io-wq on an IOPOLL ring, run again from task work */
+	bool			iopoll;
 };
 
 static inline struct ublk_fcmd *ublk_fcmd(struct io_uring_cmd *cmd)
@@ -212,9 +239,19 @@ static void ublk_batch_push(struct ublk_queue *ubq, const u16 *tags,
 	spin_lock(&bq->lock);
 	/* cannot be short: see the kfifo_alloc() */
 	kfifo_in(&bq->tags, tags, n);
-	if (kick)
+	if (kick && !ublk_q_iopoll(ubq))
 		cmd = ublk_batch_pick(bq);
 	spin_unlock(&bq->lock);
+	if (ublk_q_iopoll(ubq)) {
+		/*
+		 * The poller's next poll delivers.  Pairs with
+		 * ublk_iopoll_sleep(): push, full barrier, look for a
+		 * sleeper (see the top of the file).
+		 */
+		smp_mb();
+		ublk_iopoll_wake(ubq);
+		return;
+	}
 	ublk_batch_kick(cmd);
 }
 
@@ -223,6 +260,9 @@ static void ublk_batch_kick_queue(struct ublk_queue *ubq)
 	struct ublk_batch_queue *bq = ubq->batch;
 	struct io_uring_cmd *cmd;
 
+	/* polled: every push woke the poller already */
+	if (ublk_q_iopoll(ubq))
+		return;
 	spin_lock(&bq->lock);
 	cmd = ublk_batch_pick(bq);
 	spin_unlock(&bq->lock);
@@ -432,31 +472,26 @@ static int ublk_batch_deliver(struct ublk_queue *ubq, struct io_uring_cmd *cmd,
 }
 
 /*
- * Task work of the fetch command that is @active for its queue: deliver
- * what waits, then hand over (see the top of the file).  The command
- * ends here when it could not go on, or when the server was sent away
- * while it delivered (the abort loop leaves the active command to this).
+ * Deliver what waits as @cmd, the queue's @active, then let go of
+ * @active.  @cmd ends here when it could not go on, when the server was
+ * sent away while it delivered (the abort loop leaves the active
+ * command to this), or, with @dead, at once.  Returns the command to
+ * deliver next from task work (NULL on a polled queue, whose next poll
+ * picks), and whether @cmd ended in *@ended.
  */
-static void ublk_batch_deliver_tw(struct io_uring_cmd *cmd,
-				  unsigned int issue_flags)
+static struct io_uring_cmd *ublk_batch_run(struct ublk_queue *ubq,
+					   struct io_uring_cmd *cmd,
+					   unsigned int issue_flags, bool dead,
+					   bool *ended)
 {
-	struct ublk_device *ub = cmd->file->private_data;
-	struct ublk_fcmd *f = ublk_fcmd(cmd);
-	struct ublk_queue *ubq = ub->queues[f->q_id];
 	struct ublk_batch_queue *bq = ubq->batch;
-	struct io_uring_cmd *next;
+	struct ublk_fcmd *f = ublk_fcmd(cmd);
+	struct io_uring_cmd *next = NULL;
 	int ret = 0, rounds;
 	bool end;
 
-	if (unlikely(issue_flags & IO_URING_F_TASK_DEAD)) {
-		/*
-		 * The task or its ring is exiting: nobody would read a CQE.
-		 * The server is going away; the tags wait for another command
-		 * of it, or for stage 2.
-		 */
-		ublk_start_cancel(ub);
+	if (unlikely(dead)) {
 		ret = UBLK_IO_RES_ABORT;
-		trace_ublk_cmd_aborted(ubq, U16_MAX, UBLK_ABORT_DYING);
 	} else {
 		for (rounds = 0; rounds < UBLK_BATCH_MAX_ROUNDS; rounds++) {
 			ret = ublk_batch_deliver(ubq, cmd, issue_flags);
@@ -472,9 +507,11 @@ static void ublk_batch_deliver_tw(struct io_uring_cmd *cmd,
 	if (end) {
 		list_del_init(&f->node);
 		f->waiting = false;
+		f->polled = false;
 	}
 	/* @cmd itself if it still waits and tags came meanwhile */
-	next = ublk_batch_pick(bq);
+	if (!ublk_q_iopoll(ubq))
+		next = ublk_batch_pick(bq);
 	spin_unlock(&bq->lock);
 
 	if (end) {
@@ -484,7 +521,78 @@ static void ublk_batch_deliver_tw(struct io_uring_cmd *cmd,
 		}
 		io_uring_cmd_done(cmd, ret, 0, issue_flags);
 	}
-	ublk_batch_kick(next);
+	*ended = end;
+	return next;
+}
+
+/* task work of the fetch command that is @active for its queue */
+static void ublk_batch_deliver_tw(struct io_uring_cmd *cmd,
+				  unsigned int issue_flags)
+{
+	struct ublk_device *ub = cmd->file->private_data;
+	struct ublk_queue *ubq = ub->queues[ublk_fcmd(cmd)->q_id];
+	bool dead = issue_flags & IO_URING_F_TASK_DEAD, ended;
+
+	if (unlikely(dead)) {
+		/*
+		 * The task or its ring is exiting: nobody would read a CQE.
+		 * The server is going away; the tags wait for another command
+		 * of it, or for stage 2.
+		 */
+		ublk_start_cancel(ub);
+		trace_ublk_cmd_aborted(ubq, U16_MAX, UBLK_ABORT_DYING);
+	}
+	ublk_batch_kick(ublk_batch_run(ubq, cmd, issue_flags, dead, &ended));
+}
+
+#ifdef UBLK_HAVE_IOPOLL_MSHOT
+/*
+ * ->uring_cmd_iopoll() of a polled batch queue's command, called by the
+ * ring's poller with its lock held (see the top of the file): deliver
+ * what waits through the best fetch command of the queue, which is on
+ * this ring too.  Returns 1 if that command ended, so that io_uring,
+ * which only looks at @cmd, sweeps the list for it.
+ */
+int ublk_batch_iopoll(struct io_uring_cmd *cmd)
+{
+	struct ublk_device *ub = cmd->file->private_data;
+	struct ublk_fcmd *f = ublk_fcmd(cmd);
+	struct ublk_batch_queue *bq;
+	struct ublk_queue *ubq;
+	struct io_uring_cmd *d;
+	bool ended;
+
+	/* waiting to be issued from task work, or no fetch command */
+	if (!f->polled)
+		return 0;
+	ubq = ub->queues[f->q_id];
+	bq = ubq->batch;
+	/* only @active pops, and it is set inside polls only */
+	if (kfifo_is_empty(&bq->tags))
+		return 0;
+	/*
+	 * Copies go to the poller's memory.  Anyone else polling (io_uring
+	 * reaping a dying ring from a kernel thread, after cancelling its
+	 * commands) leaves the tags to the poller, or to stage 2.
+	 */
+	if (current != READ_ONCE(ubq->poll_task))
+		return 0;
+
+	spin_lock(&bq->lock);
+	d = ublk_batch_pick(bq);
+	spin_unlock(&bq->lock);
+	if (!d)
+		return 0;
+	/* locked: the ring's uring_lock is held */
+	ublk_batch_run(ubq, d, 0, false, &ended);
+	return ended;
+}
+#endif
+
+/* a new request waits for a polled queue's delivery (UBLK_U_IO_IOPOLL_SLEEP) */
+bool ublk_batch_pending(struct ublk_queue *ubq)
+{
+	return ubq->batch && !kfifo_is_empty(&ubq->batch->tags);
 }
 
 /* command handlers */
@@ -609,6 +717,9 @@ static int ublk_batch_prep(struct io_uring_cmd *cmd,
 	    atomic_read(&ub->nr_io_ready) == ub->nr_ios) {
 		/* sent away, or every slot taken already: mainline's -EBUSY */
 		ret = -EBUSY;
+	} else if (ublk_q_iopoll(ubq) && ublk_iopoll_bind(ubq, cmd)) {
+		/* a polled queue's slots are its poller's (iopoll.c) */
+		ret = -EINVAL;
 	} else {
 		for (i = 0; i < h->nr_elem; i++) {
 			const struct ublk_elem_header *eh =
@@ -731,6 +842,10 @@ static int ublk_batch_commit(struct io_uring_cmd *cmd,
 	DEFINE_IO_COMP_BATCH(iob);
 	int ret = 0;
 
+	/* a polled queue's slots come back on its poller's ring */
+	if (ublk_q_iopoll(ubq) && ublk_iopoll_check_ring(ubq, cmd))
+		return -EINVAL;
+
 	while (!ret && done < total) {
 		size_t len = min_t(size_t, sizeof(buf), total - done), i;
 
@@ -777,6 +892,10 @@ static int ublk_batch_fetch(struct io_uring_cmd *cmd,
 		return -EINVAL;
 	if (!(cmd->flags & IORING_URING_CMD_MULTISHOT))
 		return -EINVAL;
+	/* fetch commands are polled exactly when the device is */
+	if (!(issue_flags & IO_URING_F_IOPOLL) !=
+	    !(ub->dev_info.flags & UBLK_F_IOPOLL))
+		return -EINVAL;
 	if (h->elem_bytes != sizeof(u16))
 		return -EINVAL;
 	if (h->flags == UBLK_BATCH_F_PRIO &&
@@ -796,7 +915,19 @@ static int ublk_batch_fetch(struct io_uring_cmd *cmd,
 	f->user_data = READ_ONCE(cmd->sqe->user_data);
 	f->prio = prio;
 	f->waiting = false;
+	f->polled = false;
 	INIT_LIST_HEAD(&f->node);
+
+	if (ublk_q_iopoll(ubq)) {
+		int ret;
+
+		/* the queue's one ring and task (iopoll.c) */
+		spin_lock(&ubq->cancel_lock);
+		ret = ublk_iopoll_bind(ubq, cmd);
+		spin_unlock(&ubq->cancel_lock);
+		if (ret)
+			return ret;
+	}
 	io_uring_cmd_mark_cancelable(cmd, issue_flags);
 
 	spin_lock(&bq->lock);
@@ -805,8 +936,11 @@ static int ublk_batch_fetch(struct io_uring_cmd *cmd,
 	} else {
 		list_add_tail(&f->node, &bq->fcmds[prio]);
 		f->waiting = true;
+		/* under the ring's lock, as every poll */
+		f->polled = ublk_q_iopoll(ubq);
 	}
-	next = ublk_batch_pick(bq);
+	/* polled: the next poll picks */
+	next = ublk_q_iopoll(ubq) ? NULL : ublk_batch_pick(bq);
 	spin_unlock(&bq->lock);
 
 	if (refused) {
@@ -879,9 +1013,13 @@ static int ublk_batch_other_cmd(struct io_uring_cmd *cmd,
 	if (q_id >= ub->dev_info.nr_hw_queues ||
 	    tag >= ub->dev_info.queue_depth)
 		return -EINVAL;
+	ubq = ub->queues[array_index_nospec(q_id, ub->dev_info.nr_hw_queues)];
+	/* ours, as on a per-io device: q_id names the queue, tag is 0 */
+	if (ublk_op_is(cmd->cmd_op, UBLK_U_IO_IOPOLL_SLEEP))
+		return ublk_iopoll_sleep(cmd, ubq, tag, READ_ONCE(ucmd->result),
+					 addr);
 	if (!ublk_op_is(cmd->cmd_op, UBLK_U_IO_REGISTER_IO_BUF))
 		return -EOPNOTSUPP;
-	ubq = ub->queues[array_index_nospec(q_id, ub->dev_info.nr_hw_queues)];
 	tag = array_index_nospec(tag, ubq->q_depth);
 	return ublk_register_io_buf(cmd, ubq, &ubq->ios[tag], addr,
 				    issue_flags);
@@ -907,6 +1045,17 @@ static int ublk_batch_handle_cmd(struct io_uring_cmd *cmd,
 	    !(IS_ENABLED(CONFIG_BLKDEV_UBLK_LEGACY_OPCODES) && _IOC_TYPE(op) == 0))
 		return -EOPNOTSUPP;
 
+	/*
+	 * A polled queue's batch commands all come from its poller's
+	 * IOPOLL ring (see ublk_iopoll_bind()); fetch commands also
+	 * from nowhere else.
+	 */
+	if ((ub->dev_info.flags & UBLK_F_IOPOLL) &&
+	    !(issue_flags & IO_URING_F_IOPOLL) &&
+	    (ublk_op_is(op, UBLK_U_IO_PREP_IO_CMDS) ||
+	     ublk_op_is(op, UBLK_U_IO_COMMIT_IO_CMDS) ||
+	     ublk_op_is(op, UBLK_U_IO_UPDATE_CMD_PRIO)))
+		return -EINVAL;
 	if (ublk_op_is(op, UBLK_U_IO_FETCH_IO_CMDS))
 		return ublk_batch_fetch(cmd, &h, issue_flags);
 	if (ublk_op_is(op, UBLK_U_IO_UPDATE_CMD_PRIO)) {
@@ -933,6 +1082,9 @@ static void ublk_batch_cmd_tw(struct io_uring_cmd *cmd,
 {
 	int ret = -ECANCELED;
 
+	/* task work knows nothing of polling; the command still is polled */
+	if (ublk_fcmd(cmd)->iopoll)
+		issue_flags |= IO_URING_F_IOPOLL;
 	if (!(issue_flags & IO_URING_F_TASK_DEAD))
 		ret = ublk_batch_handle_cmd(cmd, issue_flags);
 	if (ret != -EIOCBQUEUED)
@@ -978,6 +1130,15 @@ int ublk_batch_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags)
 	}
 	/* the fetch lists and deliveries rely on the ring's uring_lock */
 	if (unlikely(issue_flags & IO_URING_F_UNLOCKED)) {
+		struct ublk_fcmd *f = ublk_fcmd(cmd);
+
+		/*
+		 * On an IOPOLL ring the command is in the iopoll list when
+		 * this returns: ublk_batch_iopoll() leaves it alone until
+		 * the task work (under the same ring lock) has issued it.
+		 */
+		f->polled = false;
+		f->iopoll = issue_flags & IO_URING_F_IOPOLL;
 		io_uring_cmd_complete_in_task(cmd, ublk_batch_cmd_tw);
 		return -EIOCBQUEUED;
 	}

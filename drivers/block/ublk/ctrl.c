@@ -103,11 +103,14 @@ static int ublk_negotiate_features(u64 *flagsp)
 	else
 		flags &= ~UBLK_F_BATCH_PRIO;
 	/*
-	 * A polled queue is served by one ring and one task (iopoll.c);
-	 * batch commands are not polled.
+	 * A polled queue is served by one ring and one task (iopoll.c).
+	 * Polled batch delivery needs io_uring to take the CQEs polls post
+	 * (patches/base 0008).
 	 */
+#ifndef UBLK_HAVE_IOPOLL_MSHOT
 	if (flags & UBLK_F_BATCH_IO)
 		flags &= ~UBLK_F_IOPOLL;
+#endif
 	if (flags & UBLK_F_IOPOLL)
 		flags &= ~UBLK_F_PER_IO_DAEMON;
 	/* zone reports and appends need user copy */

@@ -605,9 +605,6 @@ int ublk_ch_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags)
 {
 	struct ublk_device *ub = cmd->file->private_data;
 
-	/* batch commands are never polled (batch.c has no poll) */
-	if ((issue_flags & IO_URING_F_IOPOLL) && ublk_dev_batch(ub))
-		return -EINVAL;
 	/* a device's mode is fixed at ADD_DEV */
 	if (ublk_dev_batch(ub))
 		return ublk_batch_uring_cmd(cmd, issue_flags);

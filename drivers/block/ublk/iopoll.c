@@ -30,6 +30,9 @@
  * completes therefore belongs to the ring whose lock the poller or the
  * cancel callback holds, and copies go to the right mm.
  *
+ * Batch queues (UBLK_F_BATCH_IO) keep their own FIFO of tags and deliver
+ * through their fetch commands' polls instead: see batch.c.
+ *
  * A request is never lost nor delivered twice:
  *  - it is pushed once, by the ->queue_rq() that started it, and taken
  *    off by exactly one llist_del_all(), in one of the two consumers
@@ -121,11 +124,16 @@ static struct llist_node *ublk_iopoll_take(struct ublk_queue *ubq)
 int ublk_ch_uring_cmd_iopoll(struct io_uring_cmd *cmd,
 			     struct io_comp_batch *iob, unsigned int poll_flags)
 {
-	/* NULL while the command waits to be issued from task work */
-	struct ublk_queue *ubq = READ_ONCE(ublk_cmd_pdu(cmd)->ubq);
+	struct ublk_device *ub = cmd->file->private_data;
+	struct ublk_queue *ubq;
 	struct llist_node *node, *next;
 	unsigned int batch = 0, pos = 0;
 
+	/* fetch commands deliver batches themselves */
+	if (ublk_dev_batch(ub))
+		return ublk_batch_iopoll(cmd);
+	/* NULL while the command waits to be issued from task work */
+	ubq = READ_ONCE(ublk_cmd_pdu(cmd)->ubq);
 	if (!ubq)
 		return 0;
 	node = ublk_iopoll_take(ubq);
@@ -169,9 +177,10 @@ static bool ublk_iopoll_is_poller(struct ublk_queue *ubq,
 }
 
 /*
- * A FETCH_REQ of an IOPOLL queue: the first of a server's life binds
- * the queue to its ring and task, the others must come from them.
- * ubq->cancel_lock held, as for the slot's state.
+ * A FETCH_REQ of an IOPOLL queue (with UBLK_F_BATCH_IO: a PREP_IO_CMDS
+ * or FETCH_IO_CMDS): the first of a server's life binds the queue to
+ * its ring and task, the others must come from them.  ubq->cancel_lock
+ * held, as for the slot's state.
  */
 int ublk_iopoll_bind(struct ublk_queue *ubq, struct io_uring_cmd *cmd)
 {
@@ -224,7 +233,7 @@ int ublk_iopoll_sleep(struct io_uring_cmd *cmd, struct ublk_queue *ubq,
 	old = xchg(&ubq->poll_sleeper, efd);
 	if (old)
 		eventfd_ctx_put(old);
-	if (!llist_empty(&ubq->poll_reqs) ||
+	if (!llist_empty(&ubq->poll_reqs) || ublk_batch_pending(ubq) ||
 	    READ_ONCE(ubq->dev->srv_aborted)) {
 		/* work is waiting: take the arming back, unless used */
 		ublk_iopoll_disarm(ubq);

@@ -604,6 +604,15 @@ void ublk_batch_abort(struct ublk_device *ub);
 bool ublk_batch_can_abort(struct ublk_device *ub);
 void ublk_batch_drain(struct ublk_queue *ubq);
 void ublk_batch_reset(struct ublk_queue *ubq);
+bool ublk_batch_pending(struct ublk_queue *ubq);
+#ifdef UBLK_HAVE_IOPOLL_MSHOT
+int ublk_batch_iopoll(struct io_uring_cmd *cmd);
+#else
+static inline int ublk_batch_iopoll(struct io_uring_cmd *cmd)
+{
+	return 0;
+}
+#endif
 #else
 /* never called: no device has UBLK_F_BATCH_IO */
 #define ublk_batch_mq_ops	ublk_mq_ops
@@ -637,6 +646,16 @@ static inline void ublk_batch_drain(struct ublk_queue *ubq)
 
 static inline void ublk_batch_reset(struct ublk_queue *ubq)
 {
+}
+
+static inline bool ublk_batch_pending(struct ublk_queue *ubq)
+{
+	return false;
+}
+
+static inline int ublk_batch_iopoll(struct io_uring_cmd *cmd)
+{
+	return 0;
 }
 #endif
 

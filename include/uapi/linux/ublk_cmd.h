@@ -167,7 +167,8 @@
 
 /*
  * Not mainline's.  UBLK_F_IOPOLL, IOPOLL_SLEEP: the poller of queue q_id
- * (the task whose IORING_SETUP_IOPOLL ring fetched the queue's slots)
+ * (the task whose IORING_SETUP_IOPOLL ring fetched the queue's slots,
+ * or with UBLK_F_BATCH_IO sent its first PREP_IO_CMDS or FETCH_IO_CMDS)
  * is about to sleep: the driver signals the eventfd whose descriptor is
  * in addr when the next request for the queue arrives, once; the server
  * arms it again each time it sleeps.  tag and result must be 0.
@@ -373,10 +374,15 @@
  * wakeup while the server polls.  A server whose queue is idle sleeps
  * with UBLK_U_IO_IOPOLL_SLEEP.  NEED_GET_DATA, REGISTER_IO_BUF and
  * UNREGISTER_IO_BUF complete at once and may be issued on the same
- * ring.  Not with UBLK_F_BATCH_IO (dropped); PER_IO_DAEMON is dropped.
- * FETCH_REQ and COMMIT_AND_FETCH_REQ of such a device on a ring without
- * IORING_SETUP_IOPOLL, and of any other device on an IOPOLL ring, fail
- * with -EINVAL.
+ * ring.  PER_IO_DAEMON is dropped.  FETCH_REQ and COMMIT_AND_FETCH_REQ
+ * of such a device on a ring without IORING_SETUP_IOPOLL, and of any
+ * other device on an IOPOLL ring, fail with -EINVAL.  With
+ * UBLK_F_BATCH_IO, the same holds for FETCH_IO_CMDS, whose CQEs the
+ * driver posts from the poll loop; PREP_IO_CMDS, COMMIT_IO_CMDS and
+ * UPDATE_CMD_PRIO of such a device come from the queue's IOPOLL ring
+ * too (the first PREP or FETCH binds it), else -EINVAL.  A driver
+ * whose io_uring cannot post CQEs from a poll drops UBLK_F_IOPOLL
+ * with UBLK_F_BATCH_IO.
  */
 #define UBLK_F_IOPOLL			(1ULL << 62)
 

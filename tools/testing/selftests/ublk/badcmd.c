@@ -3620,6 +3620,153 @@ static bool ip_signalled(int efd, int ms)
 	return read(efd, &v, sizeof(v)) == sizeof(v) && v > 0;
 }
 
+/*
+ * A polled batch device (IOPOLL | BATCH_IO, one queue): its batch
+ * commands come from one IOPOLL ring and task, the first PREP binds
+ * them; a request written by a client reaches the FETCH_IO_CMDS through
+ * polling with the data in the slot's buffer, its COMMIT completes it,
+ * the armed eventfd is signalled by STOP_DEV and polling then reaps the
+ * aborted fetch.  A batch device without IOPOLL refuses a fetch from an
+ * IOPOLL ring.
+ */
+static void check_iopoll_batch(struct io_uring *ring, struct io_uring *poll1,
+			       struct io_uring *poll2, char *buf, int efd)
+{
+	const int esz = sizeof(struct ublk_elem_header) + sizeof(__u64);
+	struct ublk_batch_io fb = { .elem_bytes = sizeof(__u16) };
+	struct ublksrv_ctrl_dev_info info;
+	struct kublk_buf_ring br = { };
+	struct io_uring_cqe *cqe;
+	struct zc_client c = { };
+	struct ip_thread th = { };
+	char elems[IP_DEPTH * 16];
+	int id, cdev, i, ret, tag = -1, n;
+	bool more = false;
+	__u64 ud;
+
+	id = add_dev(UBLK_F_BATCH_IO | UBLK_F_NO_AUTO_PART_SCAN, 1, IP_DEPTH, &info);
+	if (id >= 0) {
+		cdev = ip_open_cdev(id);
+		expect(fetch_once(poll1, cdev, fb, IORING_URING_CMD_MULTISHOT, true, 1),
+		       -EINVAL, "FETCH_IO_CMDS of a batch device without IOPOLL on an IOPOLL ring");
+		close(cdev);
+		del_dev(id);
+	}
+
+	id = add_dev(UBLK_F_IOPOLL | UBLK_F_BATCH_IO | UBLK_F_NO_AUTO_PART_SCAN, 1, IP_DEPTH,
+		     &info);
+	expect(id < 0 ? id : 0, 0, "ADD_DEV with IOPOLL and BATCH_IO");
+	if (id < 0)
+		return;
+	report((info.flags & (UBLK_F_IOPOLL | UBLK_F_BATCH_IO)) ==
+	       (UBLK_F_IOPOLL | UBLK_F_BATCH_IO),
+	       "IOPOLL kept with BATCH_IO: flags %#llx", (unsigned long long)info.flags);
+	if (!(info.flags & UBLK_F_IOPOLL))
+		goto del;
+	{
+		struct ublk_params p;
+
+		basic_params(&p, 1 << 20);
+		if (set_params(id, &p))
+			die("SET_PARAMS");
+	}
+	cdev = ip_open_cdev(id);
+	for (i = 0; i < IP_DEPTH; i++)
+		put_elem(elems, i, esz, i, 0, (__u64)(uintptr_t)(buf + (size_t)i * BUF_SIZE));
+
+	expect(elems_cmd(ring, cdev, UBLK_U_IO_PREP_IO_CMDS, 0, UBLK_BATCH_F_HAS_BUF_ADDR,
+			 IP_DEPTH, esz, elems), -EINVAL,
+	       "PREP_IO_CMDS of a polled batch device on a ring without IOPOLL");
+	expect(fetch_once(ring, cdev, fb, IORING_URING_CMD_MULTISHOT, true, 1), -EINVAL,
+	       "FETCH_IO_CMDS of a polled batch device on a ring without IOPOLL");
+	/* completes at once: a wait on an IOPOLL ring may spin, it does not here */
+	expect(elems_cmd(poll1, cdev, UBLK_U_IO_PREP_IO_CMDS, 0, UBLK_BATCH_F_HAS_BUF_ADDR,
+			 IP_DEPTH, esz, elems), 0,
+	       "PREP_IO_CMDS of a polled batch device on an IOPOLL ring");
+	expect(fetch_once(poll2, cdev, fb, IORING_URING_CMD_MULTISHOT, true, 1), -EINVAL,
+	       "FETCH_IO_CMDS from a second IOPOLL ring (the queue is bound to the first)");
+	put_elem(elems, 0, esz, 0, 0, (__u64)(uintptr_t)buf);
+	expect(elems_cmd(poll2, cdev, UBLK_U_IO_COMMIT_IO_CMDS, 0, UBLK_BATCH_F_HAS_BUF_ADDR,
+			 1, esz, elems), -EINVAL,
+	       "COMMIT_IO_CMDS from another ring than the poller's");
+	expect(elems_cmd(ring, cdev, UBLK_U_IO_COMMIT_IO_CMDS, 0, UBLK_BATCH_F_HAS_BUF_ADDR,
+			 1, esz, elems), -EINVAL,
+	       "COMMIT_IO_CMDS on a ring without IOPOLL");
+
+	if (kublk_buf_ring_setup(poll1, &br, 2, 2 * IP_DEPTH, 1))
+		die("buffer ring");
+	prep_fetch(get_sqe(poll1), cdev, 1, -1, UD_FETCH);
+	if (io_uring_submit(poll1) != 1)
+		die("io_uring_submit");
+	expect(ip_cqe(poll1, 100, NULL), -ETIME, "FETCH_IO_CMDS on an IOPOLL ring waits");
+	expect(ctrl_simple(UBLK_U_CMD_START_DEV, id, getpid()), 0,
+	       "START_DEV of a polled batch device");
+	expect(ip_cmd(poll1, cdev, UBLK_U_IO_IOPOLL_SLEEP, 0, 0, 0, efd), 0,
+	       "IOPOLL_SLEEP of an idle polled batch queue: armed");
+	th.ring = poll1;
+	th.cdev = cdev;
+	th.efd = efd;
+	pthread_create(&th.thread, NULL, ip_foreign_fn, &th);
+	pthread_join(th.thread, NULL);
+	expect(th.res, -EINVAL, "IOPOLL_SLEEP of a batch queue from another task than the poller");
+
+	c.id = id;
+	c.write = true;
+	if (posix_memalign((void **)&c.data, 4096, 4096))
+		die("buffer");
+	memset(c.data, 0x5a, 4096);
+	pthread_create(&c.thread, NULL, zc_client_fn, &c);
+	report(ip_signalled(efd, 5000), "a request signals the batch queue's armed eventfd");
+	/* the CQE carries the tag in a buffer, and the fetch goes on */
+	for (i = 0; i < 5000 && tag < 0; i++) {
+		if (!io_uring_peek_cqe(poll1, &cqe)) {
+			more = cqe->flags & IORING_CQE_F_MORE;
+			if (cqe->res == 2 && (cqe->flags & IORING_CQE_F_BUFFER)) {
+				unsigned int bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+
+				tag = *(__u16 *)(br.bufs + (size_t)bid * br.size);
+			} else {
+				report(false, "fetch CQE: res %d flags %#x", cqe->res, cqe->flags);
+				io_uring_cqe_seen(poll1, cqe);
+				break;
+			}
+			io_uring_cqe_seen(poll1, cqe);
+			break;
+		}
+		io_uring_enter(poll1->ring_fd, 0, 0, IORING_ENTER_GETEVENTS, NULL);
+		usleep(1000);
+	}
+	report(tag >= 0 && tag < IP_DEPTH && more,
+	       "the request's tag reaches FETCH_IO_CMDS by polling (tag %d, more %d)", tag, more);
+	if (tag >= 0 && tag < IP_DEPTH) {
+		report(buf[(size_t)tag * BUF_SIZE] == 0x5a &&
+		       buf[(size_t)tag * BUF_SIZE + 4095] == 0x5a,
+		       "the polled batch WRITE's data is in the slot's buffer");
+		put_elem(elems, 0, esz, tag, 4096, (__u64)(uintptr_t)(buf + (size_t)tag * BUF_SIZE));
+		ret = elems_cmd(poll1, cdev, UBLK_U_IO_COMMIT_IO_CMDS, 0, UBLK_BATCH_F_HAS_BUF_ADDR,
+				1, esz, elems);
+		expect(ret, esz, "COMMIT_IO_CMDS on the poller's ring");
+	}
+	pthread_join(c.thread, NULL);
+	expect(c.res, 4096, "the polled batch WRITE completes");
+	free(c.data);
+
+	/* stopping wakes the sleeper, and polling reaps the aborted fetch */
+	expect(ip_cmd(poll1, cdev, UBLK_U_IO_IOPOLL_SLEEP, 0, 0, 0, efd), 0,
+	       "IOPOLL_SLEEP of a polled batch queue before STOP_DEV: armed");
+	th.id = id;
+	pthread_create(&th.thread, NULL, ip_stop_fn, &th);
+	report(ip_signalled(efd, 10000), "STOP_DEV signals the batch queue's armed eventfd");
+	n = ip_cqe(poll1, 10000, &ud);
+	expect(n, UBLK_IO_RES_ABORT, "polling after STOP_DEV reaps the aborted FETCH_IO_CMDS");
+	pthread_join(th.thread, NULL);
+	expect(th.res, 0, "STOP_DEV of the polled batch device");
+	close(cdev);
+	kublk_buf_ring_free(&br);
+del:
+	del_dev(id);
+}
+
 static void check_iopoll(void)
 {
 	struct io_uring ring, poll1, poll2;
@@ -3643,19 +3790,9 @@ static void check_iopoll(void)
 	if (posix_memalign((void **)&buf, 4096, IP_DEPTH * BUF_SIZE))
 		die("buffer");
 
-	/* IOPOLL with BATCH_IO: the driver drops IOPOLL */
-	if (features & UBLK_F_BATCH_IO) {
-		struct ublksrv_ctrl_dev_info info;
-		int id = add_dev(UBLK_F_IOPOLL | UBLK_F_BATCH_IO, 1, IP_DEPTH, &info);
-
-		expect(id < 0 ? id : 0, 0, "ADD_DEV with IOPOLL and BATCH_IO");
-		if (id >= 0) {
-			report(!(info.flags & UBLK_F_IOPOLL) && (info.flags & UBLK_F_BATCH_IO),
-			       "IOPOLL dropped with BATCH_IO: flags %#llx",
-			       (unsigned long long)info.flags);
-			del_dev(id);
-		}
-	}
+	/* IOPOLL with BATCH_IO: polled batch queues */
+	if (features & UBLK_F_BATCH_IO)
+		check_iopoll_batch(&ring, &poll1, &poll2, buf, efd);
 
 	/* a device without the feature: no polled commands, no sleeping */
 	plain = ip_dev(0, "ADD_DEV without IOPOLL");

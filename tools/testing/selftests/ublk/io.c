@@ -36,7 +36,10 @@
  * issues UBLK_U_IO_IOPOLL_SLEEP with its eventfd: armed (0), it blocks
  * in read() until the driver signals the eventfd (a new request, or the
  * device stopping, quiescing or losing its server), then polls again;
- * -EBUSY means requests already wait, so it polls on.
+ * -EBUSY means requests already wait, so it polls on.  With -b too, the
+ * thread's one FETCH_IO_CMDS of its queue sits in the same ring, the
+ * driver posts its CQEs from inside io_uring_enter(), and the thread
+ * sleeps the same way once it holds no request.
  */
 #include <assert.h>
 #include <signal.h>
@@ -512,7 +515,7 @@ static bool iopoll_reap(struct kublk_thread *t)
 	if (n) {
 		kublk_handle_ready(t);
 		/* only our IOPOLL_SLEEP's CQE, armed, and nothing else to do */
-		if (t->sleep_armed && n == 1 && !t->tgt_inflight &&
+		if (t->sleep_armed && n == 1 && !t->tgt_inflight && !t->nr_owned &&
 		    !io_uring_sq_ready(&t->ring) && t->nr_done < t->nr_ios) {
 			t->sleep_armed = false;
 			iopoll_block(t);
@@ -523,7 +526,7 @@ static bool iopoll_reap(struct kublk_thread *t)
 		t->last_cqe_ns = now_ns();
 		return true;
 	}
-	if (t->tgt_inflight || t->sleep_pending || t->sleep_fd < 0 ||
+	if (t->tgt_inflight || t->nr_owned || t->sleep_pending || t->sleep_fd < 0 ||
 	    t->nr_done == t->nr_ios || now_ns() - t->last_cqe_ns < KUBLK_IOPOLL_IDLE_NS)
 		return true;
 

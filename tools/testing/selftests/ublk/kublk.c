@@ -563,10 +563,6 @@ static int parse_dev_args(struct kublk_dev *dev, int argc, char **argv)
 		kublk_err("--auto_zc and --offload exclude each other: the driver registers the buffer in the server thread's ring, offload threads do the IO on theirs");
 		return -EINVAL;
 	}
-	if (dev->iopoll && dev->batch) {
-		kublk_err("--iopoll and -b exclude each other: batch commands are not polled (the driver drops UBLK_F_IOPOLL with UBLK_F_BATCH_IO)");
-		return -EINVAL;
-	}
 	if (dev->iopoll && (dev->per_io_tasks ||
 			    (dev->nthreads && dev->nthreads != (int)dev->nr_queues))) {
 		kublk_err("--iopoll serves each queue from one ring and one thread: it excludes %s",
@@ -1622,9 +1618,11 @@ static void print_usage(FILE *f)
 	      "                          it and polls its backing I/O on one\n"
 	      "                          IORING_SETUP_IOPOLL ring, and sleeps while idle;\n"
 	      "                          backing files must be pollable O_DIRECT block\n"
-	      "                          devices (poll queues); not with -b, --offload,\n"
-	      "                          --per_io_tasks, --nthreads other than -q,\n"
-	      "                          fault_inject, null --latency_us, loop --buffered\n"
+	      "                          devices (poll queues); with -b, each queue's\n"
+	      "                          fetch command is polled there too; not with\n"
+	      "                          --offload, --per_io_tasks, --nthreads other\n"
+	      "                          than -q, fault_inject, null --latency_us, loop\n"
+	      "                          --buffered\n"
 	      "      --foreground        serve in the foreground (prints the id when live)\n"
 	      "      --log FILE          the server's messages (default $KUBLK_LOG, else none)\n"
 	      "  -v, --verbose\n"

@@ -461,6 +461,81 @@ _cpu_ticks() {
 	echo "$total"
 }
 
+# _idle_check PID: once settled (0.5 s), all threads of PID together use
+# under 5 % of a CPU over 3 s; IDLE_TICKS gets what they used, IDLE_HZ
+# the clock ticks of a second
+_idle_check() {
+	local t0 t1
+
+	IDLE_HZ=$(getconf CLK_TCK) || _fail "getconf CLK_TCK"
+	_nap 0.5
+	t0=$(_cpu_ticks "$1")
+	_nap 3
+	t1=$(_cpu_ticks "$1")
+	IDLE_TICKS=$((t1 - t0))
+	# 5 % of 3 s
+	[ $((IDLE_TICKS * 100)) -lt $((5 * 3 * IDLE_HZ)) ] ||
+		_fail "the idle server used $IDLE_TICKS ticks (of $IDLE_HZ a second) in 3 s: it polls while idle"
+}
+
+# _bytes SIZE: SIZE (N, Nk or NM) in bytes
+_bytes() {
+	case "$1" in
+	*k) echo $((${1%k} << 10)) ;;
+	*M) echo $((${1%M} << 20)) ;;
+	*) echo "$1" ;;
+	esac
+}
+
+# _fio_counted ID NAME SIZE BS QD: fio randrw of SIZE in BS requests at
+# QD on /dev/ublkbID (a null target: nothing to verify), and the device
+# counted at least every request fio issued
+_fio_counted() {
+	local id=$1 before after want
+
+	before=$(awk '{ print $1 + $5 }' "/sys/block/ublkb$id/stat")
+	_fio "$2" --filename="/dev/ublkb$id" --rw=randrw --bs="$4" --iodepth="$5" \
+		--size="$3" --io_size="$3"
+	after=$(awk '{ print $1 + $5 }' "/sys/block/ublkb$id/stat")
+	want=$(($(_bytes "$3") / $(_bytes "$4")))
+	[ $((after - before)) -ge "$want" ] ||
+		_fail "$2 at QD$5: the device counted $((after - before)) I/Os, fio issued $want"
+}
+
+# _polled_case ADD TARGET MODE QUEUES QD SIZE BS [ARGS...]: a polled
+# device added by the function ADD with -t TARGET -q QUEUES, the option
+# of data MODE (${opt[MODE]}; a mode opt does not have is skipped) and
+# ARGS; fio on it at QD in BS requests, verified, but counted on null.
+# Appends TARGET/MODE/qQUEUES/QDQD to the array ran.
+_polled_case() {
+	local add=$1 target=$2 mode=$3 q=$4 qd=$5 size=$6 bs=$7
+
+	shift 7
+	[ -n "${opt[$mode]+set}" ] || return 0
+	# shellcheck disable=SC2086 # the mode's option, or none
+	"$add" -t "$target" -q "$q" ${opt[$mode]} "$@"
+	ran+=("$target/$mode/q$q/QD$qd")
+	if [ "$target" = null ]; then
+		_fio_counted "$DEV_ID" "null-$mode-q$q" "$size" "$bs" "$qd"
+	else
+		# FLUSHes too (fdatasync): system calls on the backing disks
+		_fio_verify "/dev/ublkb$DEV_ID" "$size" --iodepth="$qd" --bs="$bs" --fdatasync=64
+	fi
+	_del_dev "$DEV_ID"
+}
+
+# _fio_kill_recover ID: the server of /dev/ublkbID (USER_RECOVERY_REISSUE)
+# is killed (-9) while two fio jobs write and verify, a new one recovers
+# the device, the requests the old one held are issued again, and fio
+# finishes without an error
+_fio_kill_recover() {
+	_fio_verify_bg reissue "/dev/ublkb$1" 8M --numjobs=2 --offset_increment=16M --iodepth=64
+	_wait_io "$1"
+	_nap 1
+	_kill_recover "$1"
+	_fio_bg_ok
+}
+
 # _stress_cycles: how many kill/recover cycles a loop runs:
 # $UBLK_STRESS_CYCLES, 5 by default ("make stress" asks for 200)
 _stress_cycles() {

@@ -27,7 +27,6 @@ _mkfile "$UBLK_TMP/file" 64M
 must_fail_with "cannot be polled" -t loop --iopoll "$UBLK_TMP/file"
 must_fail_with "cannot be polled" -t stripe --iopoll "$UBLK_TMP/file" "$UBLK_TMP/file"
 must_fail_with "O_DIRECT" -t loop --iopoll --buffered "$UBLK_TMP/file"
-must_fail_with "-b" -t null --iopoll -b
 must_fail_with "--per_io_tasks" -t null --iopoll --per_io_tasks
 must_fail_with "--nthreads" -t null --iopoll -q 1 --nthreads 2
 must_fail_with "--offload" -t null --iopoll --offload 1

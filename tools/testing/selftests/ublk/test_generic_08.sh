@@ -15,7 +15,11 @@ _add_dev -t null -n 7 -s 16M
 must_fail() {
 	local out err
 
-	out=$("$KUBLK" "$@" 2>"$UBLK_TMP/err") && _fail "kublk $* succeeded"
+	if out=$("$KUBLK" "$@" 2>"$UBLK_TMP/err"); then
+		# an add that worked: its device goes with the test
+		[ "$1" = add ] && UBLK_DEVS+=("$out")
+		_fail "kublk $* succeeded"
+	fi
 	err=$(<"$UBLK_TMP/err")
 	[ -z "$out" ] || _fail "kublk $* printed '$out' on stdout"
 	if [ -z "$err" ] || [ "$(echo "$err" | wc -l)" != 1 ]; then
@@ -37,7 +41,7 @@ must_fail add -t null -u -g
 must_fail add -t null -z -u
 must_fail add -t null --auto_zc_fallback
 must_fail add -t null -z --zc_no_unregister --auto_zc_force_fallback
-must_fail add -t null --iopoll -b
+must_fail add -t null --iopoll -b -q 1 --nthreads 2
 must_fail add -t null --prio 1
 must_fail add -t fault_inject --die_at never
 must_fail del -n 99

@@ -8,7 +8,10 @@
 # each; every slot was fetched once; the device's start and stop were
 # seen; no event printed a kernel address; none was lost.  If bpftrace
 # is installed, trace/perqueue.bt must count the requests of a second
-# job.  Skips when the driver has no tracepoints (6.12's ublk_drv).
+# job, and each of trace/latency.bt's four stage histograms must count
+# every one of them once (at least fio's 512, at most what the block
+# layer completed meanwhile).  Skips when the driver has no tracepoints
+# (6.12's ublk_drv).
 
 . "$(dirname "$0")"/test_common.sh
 _prep_test
@@ -40,30 +43,56 @@ rw1=$(stat_rw)
 cp "$inst/trace" "$UBLK_TMP/snap" || _fail "cannot read the trace"
 rw2=$(stat_rw)
 
-# perqueue.bt must count what a second job sends to each queue
+# perqueue.bt must count what a second job sends to each queue, and
+# latency.bt must have every stage's histogram of the device count each
+# request of it once.
+# hist_count FILE MAP: the counts of histogram MAP[$id] in bpftrace's FILE
+hist_count() {
+	awk -v m="$2[$id]:" '$1 == m { on = 1; next }
+		!/^\[/ { on = 0; next }
+		on { sub(/^\[[^])]*[])]/, ""); n += $1 }
+		END { print n + 0 }' "$1"
+}
 if command -v bpftrace >/dev/null; then
 	bt=$UBLK_TMP/perqueue.out
+	lat=$UBLK_TMP/latency.out
 	bpftrace "$UBLK_DIR/trace/perqueue.bt" > "$bt" 2>&1 &
 	bt_pid=$!
-	for ((i = 0; i < 600; i++)); do
-		grep -q '^Attaching' "$bt" && break
-		_pid_alive "$bt_pid" || break
+	bpftrace "$UBLK_DIR/trace/latency.bt" > "$lat" 2>&1 &
+	lat_pid=$!
+	for ((i = 0; i < 900; i++)); do
+		grep -q '^Attaching' "$bt" && grep -q '^Attaching' "$lat" && break
+		{ _pid_alive "$bt_pid" && _pid_alive "$lat_pid"; } || break
 		_nap 0.1
 	done
 	grep -q '^Attaching' "$bt" || _fail "bpftrace perqueue.bt did not start: $(tail -n 5 "$bt")"
+	grep -q '^Attaching' "$lat" || _fail "bpftrace latency.bt did not start: $(tail -n 5 "$lat")"
+	bt_rw1=$(stat_rw)
 	_fio bt "--filename=$dev" --rw=randwrite --bs=4k --size=1M --numjobs=2 \
 		--offset_increment=64M --iodepth=8
-	kill -INT "$bt_pid"
+	bt_rw2=$(stat_rw)
+	kill -INT "$bt_pid" "$lat_pid"
 	wait "$bt_pid" || _fail "bpftrace perqueue.bt failed: $(tail -n 5 "$bt")"
+	wait "$lat_pid" || _fail "bpftrace latency.bt failed: $(tail -n 5 "$lat")"
 	# 256 writes per job; blk-mq picks the queues by CPU
 	bt_writes=$(awk -v id="$id" '$1 ~ "^@rqs\\[" id "," && $3 == "WRITE]:" { n += $4 }
 		END { print n + 0 }' "$bt")
 	[ "$bt_writes" -ge 512 ] ||
 		_fail "perqueue.bt counted $bt_writes writes on device $id, not 512:" \
 		      "$(head -n 20 "$bt")"
-	_log "perqueue.bt counted $bt_writes writes"
+	# fio's 512 at least, and no more than the block layer completed
+	total=$(hist_count "$lat" @total_us)
+	[[ "$total" -ge 512 && "$total" -le $((bt_rw2 - bt_rw1)) ]] ||
+		_fail "latency.bt's @total_us counted $total requests; fio wrote 512," \
+		      "the block layer counted $((bt_rw2 - bt_rw1)): $(head -n 30 "$lat")"
+	for h in @queue_to_deliver_us @deliver_to_commit_us @commit_to_complete_us; do
+		n=$(hist_count "$lat" "$h")
+		[ "$n" = "$total" ] ||
+			_fail "latency.bt's $h counted $n requests, @total_us $total"
+	done
+	_log "perqueue.bt counted $bt_writes writes; latency.bt's four histograms $total requests each"
 else
-	_log "bpftrace is not installed: perqueue.bt not run"
+	_log "bpftrace is not installed: perqueue.bt and latency.bt not run"
 fi
 
 _del_dev "$id"

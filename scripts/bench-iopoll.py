@@ -5,8 +5,9 @@
 # (label,target,mode,rw,bs,qd,jobs,round,iops), per row the median IOPS
 # of the rounds and their spread ((max - min) / median), and the ratios
 # the polled queues are judged by: ours --iopoll / ours default (and /
-# stock), and the loop target over the polled null_blk disk / that disk
-# read directly with polling.  Markdown on stdout.
+# stock), batch delivery polled / not (-b --iopoll / -b), and the loop
+# target over the polled null_blk disk / that disk read directly with
+# polling.  Markdown on stdout.
 import csv
 import statistics
 import sys
@@ -41,8 +42,9 @@ print("Polled queues (kublk --iopoll), guest kernel %s, %s CPUs, real clock; "
       "median IOPS (spread, rounds)." % (guest[0], guest[1]))
 print()
 print("| target | workload | QD | null_blk polled | stock | ours | ours --iopoll "
-      "| iopoll / ours | iopoll / stock | loop / null_blk polled |")
-print("|---|---|---|---|---|---|---|---|---|---|")
+      "| iopoll / ours | iopoll / stock | loop / null_blk polled "
+      "| ours -b | ours -b --iopoll | -b iopoll / -b |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 works = sorted({(k[3], k[4], k[5]) for k in runs})
 for target in ("null", "loop_nullb"):
     for rw, bs, qd in works:
@@ -50,7 +52,10 @@ for target in ("null", "loop_nullb"):
         st = ("stock", target, "copy", rw, bs, qd)
         ours = ("ours", target, "copy", rw, bs, qd)
         poll = ("ours", target, "iopoll", rw, bs, qd)
-        print("| %s | %s %s | %d | %s | %s | %s | %s | %s | %s | %s |" % (
+        bat = ("ours", target, "batch", rw, bs, qd)
+        bpoll = ("ours", target, "batch_iopoll", rw, bs, qd)
+        print("| %s | %s %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             target, rw, bs, qd, cell(raw) if target != "null" else "-", cell(st),
             cell(ours), cell(poll), ratio(med(poll), med(ours)), ratio(med(poll), med(st)),
-            ratio(med(poll), med(raw)) if target != "null" else "-"))
+            ratio(med(poll), med(raw)) if target != "null" else "-",
+            cell(bat), cell(bpoll), ratio(med(bpoll), med(bat))))

@@ -47,8 +47,9 @@
 # instead, on the real clock only (4 rounds by default): under icount the
 # vCPUs run one after another, so a CPU that polls would be charged with
 # everybody's time.  4k randread at QD1 and QD128 on kublk's null target
-# (stock, ours, ours --iopoll) and its loop target over a polled null_blk
-# disk (memory-less, two poll queues; stock, ours, ours --iopoll), and
+# (stock, ours, ours --iopoll, ours -b, ours -b --iopoll) and its loop
+# target over a polled null_blk disk (memory-less, two poll queues; the
+# same five), and
 # that disk read directly with polling (fio --hipri), the ceiling of the
 # loop rows.  Results: iopoll.md (medians, spread, ratios) and raw.csv.
 
@@ -213,17 +214,19 @@ guest_main() {
 iopoll_workloads=("randread 1 1 4k" "randread 128 1 4k")
 
 # iopoll_ublk LABEL ROUND: null and loop over nullb0, default and
-# (ours) --iopoll
+# (ours) --iopoll, -b and -b --iopoll
 iopoll_ublk() {
 	local label=$1 round=$2 m id
 	local -a o
 
-	for m in copy iopoll; do
-		o=()
-		if [ "$m" = iopoll ]; then
-			[ "$label" = ours ] || continue
-			o=(--iopoll)
-		fi
+	for m in copy iopoll batch batch_iopoll; do
+		case $m in
+		copy) o=() ;;
+		iopoll) o=(--iopoll) ;;
+		batch) o=(-b) ;;
+		batch_iopoll) o=(-b --iopoll) ;;
+		esac
+		[ "$m" = copy ] || [ "$label" = ours ] || continue
 		id=$("$kublk" add -t null -q 2 -d 128 -s 1G "${o[@]}")
 		run_matrix "$label" null "$m" "/dev/ublkb$id" "$round" "${iopoll_workloads[@]}"
 		"$kublk" del -n "$id"
@@ -373,8 +376,20 @@ vmopts=()
 	echo "bench.sh: host load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 } >&2
 echo "$clock" > "$outdir/clock.txt"
-# the guest's CPU model (scripts/vm.sh: UBLK_VM_CPU): it decides the
-# kernel's copy routines, which icount weighs very differently
+# The guest's CPU model (scripts/vm.sh: UBLK_VM_CPU) decides the kernel's
+# copy routines, which icount weighs very differently.  TCG runs a rep
+# movsb byte by byte, and icount charges each byte as an instruction; on
+# a model with ERMS the kernel's user copies (rep_movs_alternative:
+# copy_to_user(), copy_page_to_iter()) use rep movsb, memcpy() keeps its
+# loop of 8-byte moves.  A driver that copies a request's data through
+# user access is then charged several times the instructions of one that
+# pins the pages and memcpy()s them, for the same bytes, although a real
+# CPU with ERMS runs the former at least as fast.  Without ERMS both move
+# 8 bytes an instruction (rep movsq, the movq loop), so under icount the
+# guest has no ERMS unless UBLK_VM_CPU says otherwise.
+if [ "$clock" = icount ]; then
+	export UBLK_VM_CPU=${UBLK_VM_CPU:-max,-erms}
+fi
 echo "${UBLK_VM_CPU:-max}" > "$outdir/cpu.txt"
 date -u '+%Y-%m-%d %H:%M UTC' > "$outdir/date.txt"
 cut -d' ' -f1-3 /proc/loadavg > "$outdir/load.txt"

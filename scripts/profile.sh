@@ -117,6 +117,8 @@ make -s selftests
 kdir=$(scripts/kernel.sh build test)
 ko=$(scripts/module.sh "$kdir")
 
+# the benchmark's CPU model: see "ERMS" in scripts/bench.sh
+export UBLK_VM_CPU=${UBLK_VM_CPU:-max,-erms}
 scripts/vm.sh -k test -m none --icount -t $((secs * 20 + 600)) -o "$outdir/vm" -- \
 	scripts/profile.sh --guest "$outdir/vm" "$mode" "$secs" "$ko" "$workload"
 

@@ -679,6 +679,10 @@ static inline void ublk_iopoll_queue(struct ublk_queue *ubq,
 {
 }
 
+static inline void ublk_iopoll_wake(struct ublk_queue *ubq)
+{
+}
+
 static inline void ublk_iopoll_wake_all(struct ublk_device *ub)
 {
 }

@@ -140,16 +140,26 @@ if [ ${#kfiles[@]} -gt 0 ]; then
 	"$src/scripts/checkpatch.pl" --strict --no-tree --show-types --terse -f "${kfiles[@]}" \
 		>> "$logs/checkpatch.log" 2>&1 || rc=1
 fi
+# the selftests as make series-check takes their patches: userspace has
+# none of the kernel macros BIT(), __printf() and ARRAY_SIZE()
+mapfile -t ufiles < <(git ls-files -- 'tools/testing/selftests/ublk/*.[ch]' \
+	'tools/testing/selftests/ublk/*.sh' 'tools/testing/selftests/ublk/Makefile')
+if [ ${#ufiles[@]} -gt 0 ]; then
+	"$src/scripts/checkpatch.pl" --strict --no-tree --show-types --terse \
+		--ignore BIT_MACRO,PREFER_DEFINED_ATTRIBUTE_MACRO,ARRAY_SIZE -f "${ufiles[@]}" \
+		>> "$logs/checkpatch.log" 2>&1 || rc=1
+fi
 # an absolute path: given as patches/..., checkpatch takes a patch's
 # blank context lines and its "-- " for trailing white space
 for p in "${kpatches[@]}"; do
 	"$src/scripts/checkpatch.pl" --strict --no-tree --show-types --terse "$top/$p" \
 		>> "$logs/checkpatch.log" 2>&1 || rc=1
 done
-if [ $((${#kfiles[@]} + ${#kpatches[@]})) -eq 0 ]; then
+nfiles=$((${#kfiles[@]} + ${#ufiles[@]}))
+if [ $((nfiles + ${#kpatches[@]})) -eq 0 ]; then
 	tap "checkpatch --strict (no kernel sources yet)" 4
 else
-	tap "checkpatch --strict on ${#kfiles[@]} files and ${#kpatches[@]} patches" $rc "$logs/checkpatch.log"
+	tap "checkpatch --strict on $nfiles files and ${#kpatches[@]} patches" $rc "$logs/checkpatch.log"
 fi
 
 # Our module on Debian's own kernel, built against its headers package

@@ -3742,7 +3742,8 @@ static void check_iopoll_batch(struct io_uring *ring, struct io_uring *poll1,
 		report(buf[(size_t)tag * BUF_SIZE] == 0x5a &&
 		       buf[(size_t)tag * BUF_SIZE + 4095] == 0x5a,
 		       "the polled batch WRITE's data is in the slot's buffer");
-		put_elem(elems, 0, esz, tag, 4096, (__u64)(uintptr_t)(buf + (size_t)tag * BUF_SIZE));
+		put_elem(elems, 0, esz, tag, 4096,
+			 (__u64)(uintptr_t)(buf + (size_t)tag * BUF_SIZE));
 		ret = elems_cmd(poll1, cdev, UBLK_U_IO_COMMIT_IO_CMDS, 0, UBLK_BATCH_F_HAS_BUF_ADDR,
 				1, esz, elems);
 		expect(ret, esz, "COMMIT_IO_CMDS on the poller's ring");

@@ -475,7 +475,8 @@ _idle_check() {
 	IDLE_TICKS=$((t1 - t0))
 	# 5 % of 3 s
 	[ $((IDLE_TICKS * 100)) -lt $((5 * 3 * IDLE_HZ)) ] ||
-		_fail "the idle server used $IDLE_TICKS ticks (of $IDLE_HZ a second) in 3 s: it polls while idle"
+		_fail "the idle server used $IDLE_TICKS ticks" \
+		      "(of $IDLE_HZ a second) in 3 s: it polls while idle"
 }
 
 # _bytes SIZE: SIZE (N, Nk or NM) in bytes

@@ -66,7 +66,8 @@ if command -v bpftrace >/dev/null; then
 		_nap 0.1
 	done
 	grep -q '^Attaching' "$bt" || _fail "bpftrace perqueue.bt did not start: $(tail -n 5 "$bt")"
-	grep -q '^Attaching' "$lat" || _fail "bpftrace latency.bt did not start: $(tail -n 5 "$lat")"
+	grep -q '^Attaching' "$lat" ||
+		_fail "bpftrace latency.bt did not start: $(tail -n 5 "$lat")"
 	bt_rw1=$(stat_rw)
 	_fio bt "--filename=$dev" --rw=randwrite --bs=4k --size=1M --numjobs=2 \
 		--offset_increment=64M --iodepth=8
@@ -90,7 +91,8 @@ if command -v bpftrace >/dev/null; then
 		[ "$n" = "$total" ] ||
 			_fail "latency.bt's $h counted $n requests, @total_us $total"
 	done
-	_log "perqueue.bt counted $bt_writes writes; latency.bt's four histograms $total requests each"
+	_log "perqueue.bt counted $bt_writes writes;" \
+	     "latency.bt's four histograms $total requests each"
 else
 	_log "bpftrace is not installed: perqueue.bt and latency.bt not run"
 fi

@@ -315,14 +315,13 @@ int ublk_start_dev(struct ublk_device *ub, int srv_pid)
 	clear_bit(UB_STATE_NO_OPEN, &ub->state);
 
 	/*
-	 * Known hole: the zone report is served by the server while its
-	 * START_DEV thread waits here, so a server that dies now leaves the
-	 * report to stage 2, which its unfinished exit holds off (as for the
-	 * partition scan above).  Closing it needs the revalidation moved
-	 * off this thread, with START_DEV waiting for it killably.
+	 * The zone report needs the server, which may die while its own
+	 * thread waits here: ublk_revalidate_zones() reads it from a work
+	 * item and gives up on a fatal signal (-EINTR), leaving the disk to
+	 * the work until the report ends.
 	 */
 	if (ublk_dev_zoned(ub)) {
-		ret = blk_revalidate_disk_zones(disk);
+		ret = ublk_revalidate_zones(ub, disk);
 		if (ret)
 			goto out_dead;
 	}

@@ -783,6 +783,7 @@ blk_status_t ublk_setup_iod_zoned(struct ublk_queue *ubq, struct request *rq,
 				  struct ublksrv_io_desc *iod);
 int ublk_report_zones(struct gendisk *disk, sector_t sector,
 		      unsigned int nr_zones, report_zones_cb cb, void *data);
+int ublk_revalidate_zones(struct ublk_device *ub, struct gendisk *disk);
 #else
 static inline int ublk_validate_zoned_params(const struct ublk_device *ub,
 					     const struct ublk_params *p)
@@ -798,6 +799,13 @@ static inline blk_status_t ublk_setup_iod_zoned(struct ublk_queue *ubq,
 }
 
 #define ublk_report_zones NULL
+
+/* never called: no device is zoned */
+static inline int ublk_revalidate_zones(struct ublk_device *ub,
+					struct gendisk *disk)
+{
+	return -EOPNOTSUPP;
+}
 #endif
 
 #endif /* _UBLK_H */

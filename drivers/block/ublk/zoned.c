@@ -10,6 +10,7 @@
  */
 #include <linux/blkdev.h>
 #include <linux/log2.h>
+#include <linux/slab.h>
 #include <linux/vmalloc.h>
 
 #include "ublk.h"
@@ -131,5 +132,83 @@ end:
 	ret = done;
 out:
 	kvfree(buf);
+	return ret;
+}
+
+/*
+ * START_DEV's zone revalidation, run by a work item.
+ *
+ * The revalidation reads the zones from the server, so it waits for the
+ * server.  START_DEV usually comes from the server's own ring, i.e. runs
+ * in one of the server's io-wq threads; if the server then dies before
+ * it answers, its exit waits for that thread, so /dev/ublkcN is never
+ * released and stage 2 never fails the report the server held: a
+ * deadlock that no signal ends (the fuzzer found it).  So the reading
+ * runs in a kworker, which nothing of the server's exit waits for, and
+ * START_DEV waits for it killably: the dying server's io-wq thread gets
+ * SIGKILL with the rest of the process, gives up, and START_DEV fails.
+ * The exit then goes on to stage 2, which fails the held report, and
+ * the work ends.
+ *
+ * Lifetime: the work holds references to the disk (not added yet; its
+ * release exits the queue, so it must come after the last request) and
+ * to the device (whose tag set the queue uses), and shares @rv with
+ * START_DEV; whoever drops the last reference to @rv frees it.
+ */
+struct ublk_revalidate {
+	struct work_struct	work;
+	struct completion	done;
+	refcount_t		ref;
+	struct ublk_device	*ub;
+	struct gendisk		*disk;
+	/* written before @done completes */
+	int			ret;
+};
+
+static void ublk_revalidate_put(struct ublk_revalidate *rv)
+{
+	if (refcount_dec_and_test(&rv->ref))
+		kfree(rv);
+}
+
+static void ublk_revalidate_work(struct work_struct *work)
+{
+	struct ublk_revalidate *rv = container_of(work, struct ublk_revalidate,
+						  work);
+	struct ublk_device *ub = rv->ub;
+
+	rv->ret = blk_revalidate_disk_zones(rv->disk);
+	complete(&rv->done);
+	/* the disk first: releasing a never-added disk uses the tag set */
+	put_disk(rv->disk);
+	ublk_put_device(ub);
+	ublk_revalidate_put(rv);
+}
+
+/*
+ * Revalidate the zones of @disk, not added yet, for START_DEV: 0, an
+ * errno of the revalidation, or -EINTR when START_DEV's task was killed
+ * first (the revalidation then finishes on its own, see above).
+ */
+int ublk_revalidate_zones(struct ublk_device *ub, struct gendisk *disk)
+{
+	struct ublk_revalidate *rv = kzalloc(sizeof(*rv), GFP_KERNEL);
+	int ret;
+
+	if (!rv)
+		return -ENOMEM;
+	INIT_WORK(&rv->work, ublk_revalidate_work);
+	init_completion(&rv->done);
+	refcount_set(&rv->ref, 2);
+	ublk_get_device(ub);
+	rv->ub = ub;
+	get_device(disk_to_dev(disk));
+	rv->disk = disk;
+	queue_work(ublk_wq, &rv->work);
+
+	ret = wait_for_completion_killable(&rv->done);
+	if (!ret)
+		ret = rv->ret;
+	ublk_revalidate_put(rv);
 	return ret;
 }

@@ -3928,24 +3928,29 @@ static const char *const selfdel_ends[] = {
 	[SD_EXIT] = "exits", [SD_KILL] = "is killed", [SD_COMMIT] = "commits",
 };
 
+/* the server's /dev/ublkcN and queue 0's descriptors */
+static int selfdel_open(int id, int depth, struct ublksrv_io_desc **iods)
+{
+	int cdev = ip_open_cdev(id);
+
+	*iods = mmap(NULL, iods_size(depth), PROT_READ,
+		     MAP_SHARED | MAP_POPULATE, cdev, iods_offset(0));
+	if (*iods == MAP_FAILED)
+		die("mmap");
+	return cdev;
+}
+
 static void selfdel_child(int id, int depth, __u32 op, enum selfdel_end end)
 {
 	struct ublksrv_io_desc *iods;
 	struct io_uring ring, cring;
 	struct io_uring_cqe *cqe;
 	struct ctrl start;
-	char path[64];
 	int cdev, tag, ret;
 	void *bufs;
 
-	snprintf(path, sizeof(path), "/dev/ublkc%d", id);
-	cdev = open(path, O_RDWR);
-	if (cdev < 0)
-		die(path);
-	iods = mmap(NULL, iods_size(depth), PROT_READ,
-		    MAP_SHARED | MAP_POPULATE, cdev, iods_offset(0));
-	if (iods == MAP_FAILED ||
-	    posix_memalign(&bufs, 4096, (size_t)depth * BUF_SIZE) ||
+	cdev = selfdel_open(id, depth, &iods);
+	if (posix_memalign(&bufs, 4096, (size_t)depth * BUF_SIZE) ||
 	    io_uring_queue_init(4, &ring, 0) ||
 	    io_uring_queue_init(4, &cring, IORING_SETUP_SQE128))
 		die("server setup");
@@ -4041,6 +4046,57 @@ static int wait_secs(pid_t pid, int secs)
 	return -1;
 }
 
+/* fork the server of a selfdel case, with the pipes between; 0 in it */
+static pid_t selfdel_fork(void)
+{
+	pid_t pid;
+
+	if (pipe(pipe_up) || pipe(pipe_down))
+		die("pipe");
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (!pid) {
+		close(pipe_up[0]);
+		close(pipe_down[1]);
+		return 0;
+	}
+	close(pipe_up[1]);
+	close(pipe_down[0]);
+	return pid;
+}
+
+/* kill the server if the case says so; wait_secs() for it */
+static int selfdel_end(pid_t pid, enum selfdel_end end)
+{
+	if (end == SD_KILL && parent_wait() == 0) {
+		kill(pid, SIGKILL);
+		parent_done();
+	}
+	return wait_secs(pid, 30);
+}
+
+/* the server ended as @end says it should */
+static bool selfdel_ended(int status, enum selfdel_end end)
+{
+	if (status == -1)
+		return false;
+	return end == SD_KILL ? WIFSIGNALED(status) :
+	       WIFEXITED(status) && !WEXITSTATUS(status);
+}
+
+/* after wait_secs() on the server: a server still there hangs for good */
+static void selfdel_reaped(pid_t pid, int status)
+{
+	close(pipe_up[0]);
+	close(pipe_down[1]);
+	if (status == -1) {
+		/* the driver's deadlock: nothing below can end */
+		printf("badcmd selfdel: server %d hangs, giving up\n", pid);
+		exit(1);
+	}
+}
+
 /*
  * With @scan, the device's partition scan (which holds the disk's
  * open_mutex, wanted by DEL_DEV and by the reader's open) may be the
@@ -4060,41 +4116,20 @@ static bool selfdel_case(bool scan, int depth, __u32 op, enum selfdel_end end)
 	basic_params(&p, 1 << 20);
 	if (set_params(id, &p))
 		die("SET_PARAMS");
-	if (pipe(pipe_up) || pipe(pipe_down))
-		die("pipe");
-	pid = fork();
-	if (pid < 0)
-		die("fork");
-	if (!pid) {
-		close(pipe_up[0]);
-		close(pipe_down[1]);
+	pid = selfdel_fork();
+	if (!pid)
 		selfdel_child(id, depth, op, end);
-	}
-	close(pipe_up[1]);
-	close(pipe_down[0]);
 
 	if (parent_wait() == 0) {
 		reader = selfdel_reader(id);
 		parent_done();
 	}
-	if (end == SD_KILL && parent_wait() == 0) {
-		kill(pid, SIGKILL);
-		parent_done();
-	}
-	status = wait_secs(pid, 30);
-	report(status != -1 &&
-	       (end == SD_KILL ? WIFSIGNALED(status) :
-		WIFEXITED(status) && !WEXITSTATUS(status)),
+	status = selfdel_end(pid, end);
+	report(selfdel_ended(status, end),
 	       "depth %d%s: the server %s after its own %s with a request held (status %#x)",
 	       depth, scan ? ", partition scan" : "", selfdel_ends[end], cmd,
 	       status);
-	close(pipe_up[0]);
-	close(pipe_down[1]);
-	if (status == -1) {
-		/* the driver's deadlock: nothing below can end */
-		printf("badcmd selfdel: server %d hangs, giving up\n", pid);
-		exit(1);
-	}
+	selfdel_reaped(pid, status);
 
 	rstatus = reader < 0 ? -1 : wait_secs(reader, 30);
 	if (scan)
@@ -4126,6 +4161,93 @@ static bool selfdel_case(bool scan, int depth, __u32 op, enum selfdel_end end)
 	return status != -1;
 }
 
+/*
+ * The same for START_DEV of a zoned device: START_DEV, in the server's
+ * io-wq, waits for the zone report it sent the server, and the server
+ * holds the report and exits or is killed.  The exit must finish, the
+ * start fail (the device DEAD, no disk) and the device go with DEL_DEV.
+ */
+static void selfstart_child(int id, int depth, enum selfdel_end end)
+{
+	struct ublksrv_io_desc *iods;
+	struct io_uring ring, cring;
+	struct io_uring_cqe *cqe;
+	int cdev, tag;
+
+	cdev = selfdel_open(id, depth, &iods);
+	if (io_uring_queue_init(depth, &ring, 0) ||
+	    io_uring_queue_init(4, &cring, IORING_SETUP_SQE128))
+		die("server setup");
+	/* user copy: no buffers */
+	for (tag = 0; tag < depth; tag++)
+		prep_io(get_sqe(&ring), cdev, UBLK_U_IO_FETCH_REQ, 0, tag, 0, 0,
+			tag);
+	if (io_uring_submit(&ring) != depth)
+		die("submit fetch");
+	/* the server's own START_DEV, not waited for */
+	prep_ctrl(get_sqe(&cring), ctrl_fd, &(struct ctrl){
+		  .op = UBLK_U_CMD_START_DEV, .dev_id = id, .queue_id = -1,
+		  .data = getpid() });
+	if (io_uring_submit(&cring) != 1)
+		die("submit START_DEV");
+
+	if (io_uring_wait_cqe(&ring, &cqe) || cqe->res != UBLK_IO_RES_OK)
+		die("no request");
+	tag = cqe->user_data;
+	io_uring_cqe_seen(&ring, cqe);
+	if ((iods[tag].op_flags & 0xff) != UBLK_IO_OP_REPORT_ZONES) {
+		fprintf(stderr, "server: request %#x, not the zone report\n",
+			iods[tag].op_flags);
+		exit(5);
+	}
+	/* let START_DEV sit in its wait for the report */
+	usleep(500000);
+	if (io_uring_peek_cqe(&cring, &cqe) == 0) {
+		fprintf(stderr, "server: START_DEV done (%d) with the report held\n",
+			cqe->res);
+		exit(2);
+	}
+	if (end == SD_EXIT)
+		exit(0);
+	child_sync(0);	/* parent: kill -9 */
+	for (;;)
+		pause();
+}
+
+static void selfstart_case(int depth, enum selfdel_end end)
+{
+	struct ublksrv_ctrl_dev_info info;
+	struct ublk_params p;
+	char sys[64];
+	int id, status;
+	pid_t pid;
+
+	id = add_dev(UBLK_F_USER_COPY | UBLK_F_ZONED, 1, depth, NULL);
+	if (id < 0)
+		die("ADD_DEV zoned");
+	zoned_params(&p);
+	if (set_params(id, &p))
+		die("SET_PARAMS zoned");
+	pid = selfdel_fork();
+	if (!pid)
+		selfstart_child(id, depth, end);
+
+	status = selfdel_end(pid, end);
+	report(selfdel_ended(status, end),
+	       "depth %d, zoned: the server %s while its START_DEV waits for a report (status %#x)",
+	       depth, selfdel_ends[end], status);
+	selfdel_reaped(pid, status);
+
+	expect(get_info(id, &info), 0, "GET_DEV_INFO after the failed START_DEV");
+	report(info.state == UBLK_S_DEV_DEAD && info.ublksrv_pid == -1,
+	       "the device is DEAD with no server (state %d, pid %d)", info.state,
+	       info.ublksrv_pid);
+	snprintf(sys, sizeof(sys), "/sys/block/ublkb%d", id);
+	report(access(sys, F_OK) && errno == ENOENT, "no disk %s", sys);
+	del_dev(id);
+	expect(get_info(id, &info), -ENODEV, "the zoned device is gone");
+}
+
 static int check_selfdel(void)
 {
 	selfdel_case(false, 1, UBLK_U_CMD_DEL_DEV, SD_EXIT);
@@ -4134,6 +4256,12 @@ static int check_selfdel(void)
 	selfdel_case(false, 2, UBLK_U_CMD_STOP_DEV, SD_KILL);
 	selfdel_case(false, 1, UBLK_U_CMD_DEL_DEV, SD_COMMIT);
 	selfdel_case(true, 1, UBLK_U_CMD_DEL_DEV, SD_EXIT);
+	if (features & UBLK_F_ZONED) {
+		selfstart_case(1, SD_KILL);
+		selfstart_case(2, SD_EXIT);
+	} else {
+		printf("ok: zoned START_DEV cases skipped: no UBLK_F_ZONED\n");
+	}
 	printf("badcmd selfdel: %d failure(s)\n", failures);
 	return failures ? 1 : 0;
 }

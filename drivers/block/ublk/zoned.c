@@ -206,8 +206,10 @@ int ublk_revalidate_zones(struct ublk_device *ub, struct gendisk *disk)
 	rv->disk = disk;
 	queue_work(ublk_wq, &rv->work);
 
-	ret = wait_for_completion_killable(&rv->done);
-	if (!ret)
+	/* -ERESTARTSYS is not for a uring_cmd's result */
+	if (wait_for_completion_killable(&rv->done))
+		ret = -EINTR;
+	else
 		ret = rv->ret;
 	ublk_revalidate_put(rv);
 	return ret;

@@ -53,6 +53,7 @@
  * Once a queue stops delivering, no slot gains a pending delivery, which
  * is what lets the cancel paths complete commands safely.
  */
+#include <linux/blk-mq.h>
 #include <linux/blkdev.h>
 #include <linux/capability.h>
 #include <linux/completion.h>
@@ -365,6 +366,29 @@ out_unlock:
 	return ret;
 }
 
+/*
+ * Wait for the queue work that ublk_set_nosrv() (its unquiesce runs the
+ * hardware queues asynchronously, then it kicks the requeue list) or
+ * stage 2's ublk_fail_owned() (a kick) may have queued through
+ * ub->ub_disk after del_gendisk() cancelled the queue's work: both do so
+ * under ub->cancel_mutex and only while ub->ub_disk is set, so once
+ * ublk_detach_disk() has cleared it no new kick comes, and without this
+ * the last one can run on the queue put_disk() frees (KASAN found it
+ * with ublk_fuzz: blk_mq_requeue_work() on a released queue's hctx).
+ * The requeue work first: it can queue the hardware queues' run work.
+ * A disk that was never added needs none of this: disk_release() does
+ * it.
+ */
+static void ublk_sync_queue_work(struct request_queue *q)
+{
+	struct blk_mq_hw_ctx *hctx;
+	unsigned long i;
+
+	cancel_delayed_work_sync(&q->requeue_work);
+	queue_for_each_hw_ctx(q, hctx, i)
+		cancel_delayed_work_sync(&hctx->run_work);
+}
+
 /* delete the disk, failing what its server cannot serve; ub->mutex held */
 static void ublk_stop_disk(struct ublk_device *ub)
 {
@@ -387,6 +411,7 @@ static void ublk_stop_disk(struct ublk_device *ub)
 
 	del_gendisk(disk);
 	ublk_detach_disk(ub);
+	ublk_sync_queue_work(disk->queue);
 	ub->dev_info.state = UBLK_S_DEV_DEAD;
 	ub->dev_info.ublksrv_pid = -1;
 	put_disk(disk);

@@ -151,12 +151,15 @@ stress:
 # FUZZ_SEED defaults to the clock; a failure prints the seed and the last
 # operations, and "make fuzz FUZZ_SEED=<it> FUZZ_OPS=<op + 1>" replays it.
 # The guest's limit leaves room for the end's checks and dmesg.  FUZZ_ARGS:
-# more ublk_fuzz options (-x COMMAND to get past a bug found, -d).
+# more ublk_fuzz options (-x COMMAND to get past a bug found, -d, -v).
+# Control commands left in flight at the end get scripts/fuzz-stuck.sh
+# (stacks and the drgn dump, into the run's directory).
 FUZZ_OPS ?= 1000000
 FUZZ_SEED ?= $(shell date +%s)
 FUZZ_TIME ?= 3600
 fuzz: selftests
-	$(TOP)/scripts/vm.sh -k debug -t $(shell echo $$(($(FUZZ_TIME) + 900))) -- \
+	$(TOP)/scripts/vm.sh -k debug -t $(shell echo $$(($(FUZZ_TIME) + 900))) \
+		-e UBLK_FUZZ_STUCK_HOOK=$(TOP)/scripts/fuzz-stuck.sh -- \
 		tools/testing/selftests/ublk/ublk_fuzz -s $(FUZZ_SEED) -n $(FUZZ_OPS) \
 		-T $(FUZZ_TIME) $(FUZZ_ARGS)
 

@@ -2891,6 +2891,27 @@ static bool dev_exists(__u32 id)
 	return !access(path, F_OK);
 }
 
+/*
+ * Commands that should have come back did not: while they still wait,
+ * run $UBLK_FUZZ_STUCK_HOOK (make fuzz: the kernel stacks of the
+ * waiters and the drgn dump of every device, ublk_state.py), so that
+ * the report says what they wait for.
+ */
+static void run_stuck_hook(void)
+{
+	const char *hook = getenv("UBLK_FUZZ_STUCK_HOOK");
+	int ret;
+
+	if (!hook || !*hook)
+		return;
+	wd_arm(op_timeout * 20, "the end: stuck-command hook");
+	printf("ublk_fuzz: %d control command(s) still in flight: %s\n",
+	       nr_pending, hook);
+	ret = system(hook);
+	if (ret)
+		printf("ublk_fuzz: %s: exit status %#x\n", hook, ret);
+}
+
 static void finish(void)
 {
 	__u32 ids[MAX_KNOWN + 64];
@@ -2923,6 +2944,8 @@ static void finish(void)
 	end = now_ms() + op_timeout * 2000ULL;
 	while (nr_pending && now_ms() < end)
 		ctrl_reap(200);
+	if (nr_pending)
+		run_stuck_hook();
 	for (i = 0; i < MAX_PENDING; i++)
 		if (cctx[i].busy)
 			fail("%s (op %#x, dev %d) of op %lu still in flight %llu s %s",

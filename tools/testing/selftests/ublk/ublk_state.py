@@ -401,6 +401,11 @@ class Dumper:
             'nr_io_ready': ub.nr_io_ready.counter.value_(),
             'nr_ios': ub.nr_ios.value_(),
             'nr_kbufs': ub.nr_kbufs.counter.value_(),
+            # ADD_DEV's until DEL_DEV, the disk's, one per command, work
+            # item or release under way: what keeps the id from DEL_DEV
+            'refs': ub.cdev_dev.kobj.kref.refcount.refs.counter.value_(),
+            # stage 2 of the server's exit queued, or waiting for buffers
+            'release_pending': bool(ub.release_work.work.data.counter.value_() & 1),
             'queues': [self.queue(ub.queues[q]) for q in range(info.nr_hw_queues.value_())
                        if ub.queues[q]],
         }
@@ -449,6 +454,8 @@ def print_text(state, out):
                   ' '.join(d['dev_state']) or 'closed', d['nr_io_ready'], d['nr_ios'],
                   d['canceling'], d['stopping'], d['srv_aborted'], d['nr_kbufs']),
               file=out)
+        print('  %d reference(s)%s' % (d['refs'], ', server exit stage 2 pending'
+                                        if d['release_pending'] else ''), file=out)
         for q in d['queues']:
             count = {}
             for s in q['slots']:

@@ -292,7 +292,8 @@ static int ublk_ctrl_get_params(struct ublk_device *ub,
 	if (len < 0)
 		return len;
 
-	mutex_lock(&ub->mutex);
+	if (ublk_lock_ctrl(ub))
+		return -EINTR;
 	p = ub->params;
 	p.devt.char_major = MAJOR(ub->cdev_dev.devt);
 	p.devt.char_minor = MINOR(ub->cdev_dev.devt);
@@ -331,7 +332,8 @@ static int ublk_ctrl_set_params(struct ublk_device *ub,
 	p.len = len;
 	p.types &= UBLK_PARAM_TYPE_DEFINED;
 
-	mutex_lock(&ub->mutex);
+	if (ublk_lock_ctrl(ub))
+		return -EINTR;
 	if (test_bit(UB_STATE_DELETED, &ub->state))
 		ret = -ENODEV;
 	else if (ub->ub_disk || ub->dev_info.state != UBLK_S_DEV_DEAD)

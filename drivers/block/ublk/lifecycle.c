@@ -207,7 +207,8 @@ static int ublk_lock_when_ready(struct ublk_device *ub,
 {
 	int ret;
 
-	mutex_lock(&ub->mutex);
+	if (ublk_lock_ctrl(ub))
+		return -EINTR;
 	ret = check(ub);
 	mutex_unlock(&ub->mutex);
 	if (!ret)
@@ -215,7 +216,8 @@ static int ublk_lock_when_ready(struct ublk_device *ub,
 	if (ret)
 		return ret;
 
-	mutex_lock(&ub->mutex);
+	if (ublk_lock_ctrl(ub))
+		return -EINTR;
 	ret = check(ub);
 	if (ret)
 		mutex_unlock(&ub->mutex);
@@ -685,7 +687,8 @@ int ublk_quiesce_dev(struct ublk_device *ub, u64 timeout_ms)
 	if (!(ub->dev_info.flags & UBLK_F_QUIESCE))
 		return -EOPNOTSUPP;
 
-	mutex_lock(&ub->mutex);
+	if (ublk_lock_ctrl(ub))
+		return -EINTR;
 	if (test_bit(UB_STATE_DELETED, &ub->state)) {
 		ret = -ENODEV;
 		goto out;
@@ -729,7 +732,8 @@ int ublk_update_size(struct ublk_device *ub, u64 sectors)
 {
 	int ret = 0;
 
-	mutex_lock(&ub->mutex);
+	if (ublk_lock_ctrl(ub))
+		return -EINTR;
 	if (test_bit(UB_STATE_DELETED, &ub->state))
 		ret = -ENODEV;
 	else if (!ub->ub_disk)
@@ -776,7 +780,8 @@ int ublk_start_recovery(struct ublk_device *ub)
 	if (!ublk_dev_recovery(ub))
 		return -EINVAL;
 
-	mutex_lock(&ub->mutex);
+	if (ublk_lock_ctrl(ub))
+		return -EINTR;
 	ret = ublk_check_recovering(ub);
 	/* the old server has not finished closing /dev/ublkcN */
 	if (!ret && test_bit(UB_STATE_OPEN, &ub->state))

@@ -55,7 +55,10 @@
 #define UBLK_BUILD_FEATURES	"zero_copy=" UBLK_BUILD_ZC " batch=" \
 				UBLK_BUILD_BATCH " iopoll=" UBLK_BUILD_IOPOLL
 
-/* serializes ADD_DEV and DEL_DEV; protects ublks_added */
+/*
+ * Serializes ADD_DEV (the id, the char device, the count of unprivileged
+ * devices); protects ublks_added.  Never held while waiting for a server.
+ */
 static DEFINE_MUTEX(ublk_ctl_mutex);
 
 /* id -> device; an entry is NULL while its ADD_DEV is in progress */
@@ -365,25 +368,35 @@ out_unlock:
  * reference ADD_DEV took.  It is freed when the other references go.
  * -EINTR if a signal ended the wait for the stop, which then finishes
  * in the background (ublk_run_stop()): the device is deleted all the
- * same.
+ * same.  0 at once if another DEL_DEV came first.
+ *
+ * No lock is held while the stop runs: it lasts as long as the server
+ * keeps requests, and ublk_ctl_mutex held across it would let one
+ * device's server hold up ADD_DEV and DEL_DEV of every other device
+ * (ublk_fuzz found it so: a server with a request and no ring, a
+ * DEL_DEV, then thirty control commands queued behind it, in D state).
+ *
+ * UB_STATE_DELETED is claimed without ub->mutex, which a stop may hold
+ * for as long.  The commands that check it do so under ub->mutex, and
+ * each either sees it or finished before the stop below took ub->mutex
+ * (the stop runs after the bit is set: the queueing of its work orders
+ * them), so whatever such a command did (a started disk), the stop
+ * undoes.
  */
 int ublk_remove(struct ublk_device *ub)
 {
-	bool deleted;
-	int ret = 0;
+	int ret;
 
-	mutex_lock(&ublk_ctl_mutex);
-	mutex_lock(&ub->mutex);
-	deleted = test_and_set_bit(UB_STATE_DELETED, &ub->state);
-	mutex_unlock(&ub->mutex);
-	if (!deleted) {
-		ret = ublk_stop_dev(ub);
-		cdev_device_del(&ub->cdev, &ub->cdev_dev);
-		if (ublk_dev_unprivileged(ub))
-			ublks_added--;
-		ublk_put_device(ub);
+	if (test_and_set_bit(UB_STATE_DELETED, &ub->state))
+		return 0;
+	ret = ublk_stop_dev(ub);
+	cdev_device_del(&ub->cdev, &ub->cdev_dev);
+	if (ublk_dev_unprivileged(ub)) {
+		mutex_lock(&ublk_ctl_mutex);
+		ublks_added--;
+		mutex_unlock(&ublk_ctl_mutex);
 	}
-	mutex_unlock(&ublk_ctl_mutex);
+	ublk_put_device(ub);
 	return ret;
 }
 

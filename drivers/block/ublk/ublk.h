@@ -36,8 +36,11 @@
  * Lock order (outermost first); each lock's users are listed where the
  * protected field is declared:
  *
- *   ublk_ctl_mutex > ub->mutex > io_uring ctx->uring_lock
- *                  > ub->cancel_mutex > ubq->cancel_lock
+ *   ub->mutex > io_uring ctx->uring_lock
+ *             > ub->cancel_mutex > ubq->cancel_lock
+ *
+ * ublk_ctl_mutex (main.c) is taken alone, with only ublk_idr_lock
+ * inside it.
  *
  * io_uring calls the I/O command handlers, the task work that delivers
  * requests, and the cancel callback with the ring's uring_lock held.
@@ -357,7 +360,11 @@ struct ublk_device {
 	int			ub_number;
 	unsigned long		state;		/* UB_STATE_* */
 
-	/* control commands and the device state machine, see lifecycle.c */
+	/*
+	 * Control commands and the device state machine, see lifecycle.c.
+	 * Commands take it with ublk_lock_ctrl(), the work items that stop
+	 * the device or end a server with mutex_lock().
+	 */
 	struct mutex		mutex;
 
 	/*
@@ -430,6 +437,20 @@ struct ublk_cmd_pdu {
 	/* issued from io-wq on an IOPOLL ring, run again from task work */
 	bool			iopoll;
 };
+
+/*
+ * ub->mutex for a control command: 0, or -EINTR on a signal.  Its holder
+ * may be a stop waiting in del_gendisk() for requests the server holds,
+ * for as long as the server holds them, so the command waits
+ * interruptibly: the exit of its task or ring (which interrupts the
+ * io-wq worker running it) ends the wait, and a device whose server
+ * never answers leaves no task of anyone's in D state for the hung-task
+ * detector (whose report can be a panic) to find.
+ */
+static inline int ublk_lock_ctrl(struct ublk_device *ub)
+{
+	return mutex_lock_interruptible(&ub->mutex) ? -EINTR : 0;
+}
 
 static inline struct ublk_cmd_pdu *ublk_cmd_pdu(struct io_uring_cmd *cmd)
 {

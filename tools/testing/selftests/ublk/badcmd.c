@@ -3940,35 +3940,51 @@ static int selfdel_open(int id, int depth, struct ublksrv_io_desc **iods)
 	return cdev;
 }
 
+/*
+ * The server of a selfdel case: /dev/ublkcN, its rings (@ring for I/O,
+ * @cring for control commands), every slot fetched, START_DEV; then the
+ * parent starts its reader, and the server gets that request.  Its tag.
+ */
+static int selfdel_serve(int id, int depth, struct ublksrv_io_desc **iods,
+			 int *cdev, void **bufs, struct io_uring *ring,
+			 struct io_uring *cring)
+{
+	struct io_uring_cqe *cqe;
+	struct ctrl start;
+	int tag;
+
+	*cdev = selfdel_open(id, depth, iods);
+	if (posix_memalign(bufs, 4096, (size_t)depth * BUF_SIZE) ||
+	    io_uring_queue_init(4, ring, 0) ||
+	    io_uring_queue_init(4, cring, IORING_SETUP_SQE128))
+		die("server setup");
+	for (tag = 0; tag < depth; tag++)
+		prep_io(get_sqe(ring), *cdev, UBLK_U_IO_FETCH_REQ, 0, tag, 0,
+			(__u64)(uintptr_t)*bufs + (__u64)tag * BUF_SIZE, tag);
+	if (io_uring_submit(ring) != depth)
+		die("submit fetch");
+	start = (struct ctrl){ .op = UBLK_U_CMD_START_DEV, .dev_id = id,
+			       .queue_id = -1, .data = getpid() };
+	if (ctrl_on(cring, ctrl_fd, &start))
+		die("START_DEV");
+	child_sync(0);	/* parent: start the reader */
+
+	if (io_uring_wait_cqe(ring, &cqe) || cqe->res != UBLK_IO_RES_OK)
+		die("no request");
+	tag = cqe->user_data;
+	io_uring_cqe_seen(ring, cqe);
+	return tag;
+}
+
 static void selfdel_child(int id, int depth, __u32 op, enum selfdel_end end)
 {
 	struct ublksrv_io_desc *iods;
 	struct io_uring ring, cring;
 	struct io_uring_cqe *cqe;
-	struct ctrl start;
 	int cdev, tag, ret;
 	void *bufs;
 
-	cdev = selfdel_open(id, depth, &iods);
-	if (posix_memalign(&bufs, 4096, (size_t)depth * BUF_SIZE) ||
-	    io_uring_queue_init(4, &ring, 0) ||
-	    io_uring_queue_init(4, &cring, IORING_SETUP_SQE128))
-		die("server setup");
-	for (tag = 0; tag < depth; tag++)
-		prep_io(get_sqe(&ring), cdev, UBLK_U_IO_FETCH_REQ, 0, tag, 0,
-			(__u64)(uintptr_t)bufs + (__u64)tag * BUF_SIZE, tag);
-	if (io_uring_submit(&ring) != depth)
-		die("submit fetch");
-	start = (struct ctrl){ .op = UBLK_U_CMD_START_DEV, .dev_id = id,
-			       .queue_id = -1, .data = getpid() };
-	if (ctrl_on(&cring, ctrl_fd, &start))
-		die("START_DEV");
-	child_sync(0);	/* parent: start the reader */
-
-	if (io_uring_wait_cqe(&ring, &cqe) || cqe->res != UBLK_IO_RES_OK)
-		die("no request");
-	tag = cqe->user_data;
-	io_uring_cqe_seen(&ring, cqe);
+	tag = selfdel_serve(id, depth, &iods, &cdev, &bufs, &ring, &cring);
 
 	/* the server's own DEL_DEV (STOP_DEV), not waited for */
 	prep_ctrl(get_sqe(&cring), ctrl_fd, &(struct ctrl){ .op = op,
@@ -4097,6 +4113,21 @@ static void selfdel_reaped(pid_t pid, int status)
 	}
 }
 
+/* a one-queue device of @depth with @flags and basic parameters: its id */
+static int selfdel_dev(__u64 flags, int depth)
+{
+	struct ublk_params p;
+	int id;
+
+	id = add_dev(flags, 1, depth, NULL);
+	if (id < 0)
+		die("ADD_DEV");
+	basic_params(&p, 1 << 20);
+	if (set_params(id, &p))
+		die("SET_PARAMS");
+	return id;
+}
+
 /*
  * With @scan, the device's partition scan (which holds the disk's
  * open_mutex, wanted by DEL_DEV and by the reader's open) may be the
@@ -4106,16 +4137,10 @@ static bool selfdel_case(bool scan, int depth, __u32 op, enum selfdel_end end)
 {
 	const char *cmd = op == UBLK_U_CMD_DEL_DEV ? "DEL_DEV" : "STOP_DEV";
 	struct ublksrv_ctrl_dev_info info;
-	struct ublk_params p;
 	int id, status, rstatus, i;
 	pid_t pid, reader = -1;
 
-	id = add_dev(scan ? 0 : UBLK_F_NO_AUTO_PART_SCAN, 1, depth, NULL);
-	if (id < 0)
-		die("ADD_DEV");
-	basic_params(&p, 1 << 20);
-	if (set_params(id, &p))
-		die("SET_PARAMS");
+	id = selfdel_dev(scan ? 0 : UBLK_F_NO_AUTO_PART_SCAN, depth);
 	pid = selfdel_fork();
 	if (!pid)
 		selfdel_child(id, depth, op, end);
@@ -4248,6 +4273,136 @@ static void selfstart_case(int depth, enum selfdel_end end)
 	expect(get_info(id, &info), -ENODEV, "the zoned device is gone");
 }
 
+/*
+ * A DEL_DEV that waits for a server holding a request must hold up
+ * nothing but its own device.  ublk_fuzz found thirty control commands
+ * queued behind one such DEL_DEV, all in D state: it held the driver's
+ * global lock across the stop, and the commands waiting for the
+ * device's own lock could not be killed.  While it waits here: ADD_DEV
+ * and DEL_DEV of another device complete, and a GET_PARAMS of the
+ * waiting device, which waits for the stop, ends with its task at
+ * SIGKILL.  Then the server is killed, and the DEL_DEV completes.
+ */
+static void heldstop_server(int id)
+{
+	struct ublksrv_io_desc *iods;
+	struct io_uring ring, cring;
+	void *buf;
+	int cdev;
+
+	selfdel_serve(id, 1, &iods, &cdev, &buf, &ring, &cring);
+	child_sync(0);	/* parent: the request is held */
+	for (;;)
+		pause();
+}
+
+/* a child with a control ring of its own; 0 in it */
+static pid_t heldstop_fork(struct io_uring *r)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		die("fork");
+	if (!pid && io_uring_queue_init(4, r, IORING_SETUP_SQE128))
+		_exit(100);
+	return pid;
+}
+
+static void heldstop_case(void)
+{
+	struct ublksrv_ctrl_dev_info info;
+	struct __kernel_timespec ts = { .tv_sec = 30 };
+	struct io_uring dr, r;
+	struct io_uring_cqe *cqe;
+	pid_t pid, reader = -1, other, asker;
+	int id, status, ret;
+
+	id = selfdel_dev(UBLK_F_NO_AUTO_PART_SCAN, 1);
+	pid = selfdel_fork();
+	if (!pid)
+		heldstop_server(id);
+	if (parent_wait() == 0) {
+		reader = selfdel_reader(id);
+		parent_done();
+	}
+	if (parent_wait() != 0)
+		die("the server got no request");
+	parent_done();
+
+	/* DEL_DEV on a ring of its own, not waited for */
+	if (io_uring_queue_init(4, &dr, IORING_SETUP_SQE128))
+		die("io_uring_queue_init");
+	prep_ctrl(get_sqe(&dr), ctrl_fd, &(struct ctrl){ .op = UBLK_U_CMD_DEL_DEV,
+		  .dev_id = id, .queue_id = -1 });
+	if (io_uring_submit(&dr) != 1)
+		die("submit DEL_DEV");
+	usleep(500000);
+	report(io_uring_peek_cqe(&dr, &cqe) != 0,
+	       "DEL_DEV waits for the request its server holds");
+
+	other = heldstop_fork(&r);
+	if (!other) {
+		struct ublksrv_ctrl_dev_info oi = {
+			.nr_hw_queues = 1, .queue_depth = 2,
+			.max_io_buf_bytes = BUF_SIZE, .dev_id = -1,
+		};
+		struct ctrl add = { .op = UBLK_U_CMD_ADD_DEV, .dev_id = -1,
+				    .queue_id = -1, .len = sizeof(oi),
+				    .addr = (__u64)(uintptr_t)&oi };
+		struct ctrl del = { .op = UBLK_U_CMD_DEL_DEV, .queue_id = -1 };
+
+		if (ctrl_on(&r, ctrl_fd, &add))
+			_exit(101);
+		del.dev_id = oi.dev_id;
+		_exit(ctrl_on(&r, ctrl_fd, &del) ? 102 : 0);
+	}
+	status = wait_secs(other, 10);
+	report(status != -1 && WIFEXITED(status) && !WEXITSTATUS(status),
+	       "meanwhile ADD_DEV and DEL_DEV of another device (status %#x)", status);
+	if (status != -1)
+		other = -1;
+
+	asker = heldstop_fork(&r);
+	if (!asker) {
+		struct ublk_params gp = { .len = sizeof(gp) };
+		struct ctrl get = { .op = UBLK_U_CMD_GET_PARAMS, .dev_id = id,
+				    .queue_id = -1, .len = sizeof(gp),
+				    .addr = (__u64)(uintptr_t)&gp };
+
+		_exit(ctrl_on(&r, ctrl_fd, &get) == -EINTR ? 0 : 103);
+	}
+	usleep(500000);
+	report(waitpid(asker, &status, WNOHANG) == 0,
+	       "GET_PARAMS of the device waits for the stop");
+	kill(asker, SIGKILL);
+	status = wait_secs(asker, 10);
+	report(status != -1 && WIFSIGNALED(status),
+	       "its task goes at SIGKILL (status %#x)", status);
+	if (status != -1)
+		asker = -1;
+
+	kill(pid, SIGKILL);
+	status = wait_secs(pid, 30);
+	report(status != -1 && WIFSIGNALED(status),
+	       "the server is killed (status %#x)", status);
+	selfdel_reaped(pid, status);
+	ret = io_uring_wait_cqe_timeout(&dr, &cqe, &ts);
+	if (!ret) {
+		ret = cqe->res;
+		io_uring_cqe_seen(&dr, cqe);
+	}
+	expect(ret, 0, "then DEL_DEV of the device completes");
+	status = reader < 0 ? -1 : wait_secs(reader, 30);
+	report(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == EIO,
+	       "the held read failed with EIO (status %#x)", status);
+	expect(get_info(id, &info), -ENODEV, "the device is gone");
+	/* whatever waited behind the DEL_DEV has ended by now */
+	if ((other > 0 && wait_secs(other, 30) == -1) ||
+	    (asker > 0 && wait_secs(asker, 30) == -1))
+		report(false, "the other commands' tasks end");
+	io_uring_queue_exit(&dr);
+}
+
 static int check_selfdel(void)
 {
 	selfdel_case(false, 1, UBLK_U_CMD_DEL_DEV, SD_EXIT);
@@ -4262,6 +4417,7 @@ static int check_selfdel(void)
 	} else {
 		printf("ok: zoned START_DEV cases skipped: no UBLK_F_ZONED\n");
 	}
+	heldstop_case();
 	printf("badcmd selfdel: %d failure(s)\n", failures);
 	return failures ? 1 : 0;
 }

@@ -14,6 +14,9 @@
 #                     has (ublk_state.py), half-deleted ones too: state,
 #                     references, buffers left in io_uring tables;
 #                     stuck-state.txt.json the same as JSON
+#   stuck-files.txt   every process that still has an io_uring or a ublk
+#                     file open or mapped (a ring that holds a device's
+#                     buffers or commands keeps the device), ublk_fuzz first
 out=${UBLK_VM_OUT:-.}
 here=$(dirname "$0")
 
@@ -32,6 +35,35 @@ here=$(dirname "$0")
 } > "$out/stuck-stacks.txt" 2>&1
 echo "--- stuck-stacks.txt"
 cat "$out/stuck-stacks.txt"
+
+# files: "fd N -> target" and "map target" lines per process
+files() {
+	local p=$1 f
+
+	for f in "$p"/fd/*; do
+		f=$(readlink "$f" 2>/dev/null) || continue
+		case $f in
+		*io_uring* | /dev/ublk*) echo "  fd ${f}" ;;
+		esac
+	done | sort | uniq -c
+	awk '$6 ~ /io_uring|\/dev\/ublk/ { print "  map " $6 }' "$p/maps" 2>/dev/null |
+		sort | uniq -c
+}
+{
+	# system()'s shell is our parent, ublk_fuzz its
+	fz=$(sed -n 's/^PPid:[[:space:]]*//p' "/proc/$PPID/status")
+	for p in "/proc/$fz" /proc/[0-9]*; do
+		[ "$p" = "/proc/$$" ] && continue
+		[ "$p" != "/proc/$fz" ] && [ "${p#/proc/}" = "$fz" ] && continue
+		list=$(files "$p")
+		[ -n "$list" ] || continue
+		read -r comm < "$p/comm"
+		echo "== ${p#/proc/} $comm"
+		echo "$list"
+	done
+} > "$out/stuck-files.txt" 2>&1
+echo "--- stuck-files.txt"
+cat "$out/stuck-files.txt"
 
 echo "--- stuck-state.txt"
 python3 "$here/../tools/testing/selftests/ublk/ublk_state.py" \

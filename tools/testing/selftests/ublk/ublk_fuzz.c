@@ -547,6 +547,16 @@ static void close_ring(struct fdev *d)
 			d->sl[q][t].st = d->cdev >= 0 ? S_DEAD : S_NONE;
 }
 
+static bool dev_mapped(struct fdev *d)
+{
+	int q;
+
+	for (q = 0; q < MAX_Q; q++)
+		if (d->iods[q])
+			return true;
+	return false;
+}
+
 static void unmap_iods(struct fdev *d)
 {
 	int q;
@@ -1300,6 +1310,41 @@ static __u32 gen_ctrl_op(int c)
 	}
 }
 
+static void run_stuck_hook(void);
+
+/*
+ * Every slot for control commands has stayed taken for five operation
+ * timeouts: from here on the run could only skip them.  Commands that
+ * queue up so (a stop holding ub->mutex, all else behind it) are what
+ * the end's check is for, but there they would have waited for the rest
+ * of the run and been woken by the close of everything: say so while
+ * they wait (the hook sees them), then end the run.
+ */
+static __u64 full_since;	/* ms: the slots all taken since; 0: not */
+
+static void ctrl_full(void)
+{
+	__u64 now = now_ms();
+	struct cctx *o = NULL;
+	int i;
+
+	if (!full_since) {
+		full_since = now;
+		return;
+	}
+	if (atomic_load(&stop_flag) || now - full_since < op_timeout * 5000ULL)
+		return;
+	for (i = 0; i < MAX_PENDING; i++)
+		if (cctx[i].busy && (!o || cctx[i].t0 < o->t0))
+			o = &cctx[i];
+	run_stuck_hook();
+	fail("all control command slots taken for %llu s, the oldest %s (op %#x, dev %d) of op %lu",
+	     (unsigned long long)(now - full_since) / 1000,
+	     o && o->c >= 0 ? ccmds[o->c].name : "?", o ? o->cmd_op : 0,
+	     o ? (int)o->dev_id : -1, o ? o->opno : 0);
+	atomic_store(&stop_flag, 1);
+}
+
 /*
  * Send control command @c about @d; @valid: with a server's fields.
  * Waits up to @ms for it (it may go on in the background).
@@ -1315,9 +1360,11 @@ static struct cctx *send_ctrl(int c, struct fdev *d, bool valid, unsigned int ms
 		ctrl_reap(100);
 		if (nr_pending >= MAX_PENDING - 2) {
 			note("skip: %d control commands in flight", nr_pending);
+			ctrl_full();
 			return NULL;
 		}
 	}
+	full_since = 0;
 	x = cctx_get();
 	x->cmd_op = valid ? ccmds[c].op : gen_ctrl_op(c);
 	eff = ctrl_effective(x->cmd_op);
@@ -2264,11 +2311,45 @@ static void unpriv_poll(void)
 
 /* ---- one step of housekeeping before every operation ---- */
 
+/*
+ * A stop waits for the requests the server holds, for as long as it
+ * holds them, and this process is a server that may hold requests with
+ * nothing left to complete them: its ring closed, or its char device
+ * closed but still mapped (the mapping keeps the file, so the server's
+ * exit never comes).  A real server told to stop lets go; so do we,
+ * once a STOP_DEV, TRY_STOP_DEV or DEL_DEV of a device has waited half
+ * an operation timeout: ring, mappings and char device, which ends our
+ * part as a server.  What the stop still waits for after that is the
+ * driver's (ctrl_full(), the end's check).
+ */
+static void let_go_of_stopped(void)
+{
+	__u64 now = now_ms();
+	int i;
+
+	for (i = 0; i < MAX_PENDING; i++) {
+		struct cctx *x = &cctx[i];
+		struct fdev *d;
+
+		if (!x->busy || now - x->t0 < op_timeout * 500ULL ||
+		    (x->c != C_STOP && x->c != C_TRY_STOP && x->c != C_DEL &&
+		     x->c != C_DEL_ASYNC))
+			continue;
+		d = dev_by_id(x->dev_id);
+		if (!d || (!d->ring_up && d->cdev < 0 && !dev_mapped(d)))
+			continue;
+		note("device %u: %s of op %lu waits: let go of it", d->id,
+		     ccmds[x->c].name, x->opno);
+		dev_teardown(d);
+	}
+}
+
 static void poll_all(void)
 {
 	int i, status;
 
 	ctrl_reap(0);
+	let_go_of_stopped();
 	for (i = 0; i < MAX_DEVS; i++)
 		if (devs[i].used == 2)
 			reap_ring(&devs[i]);
@@ -3085,6 +3166,21 @@ int main(int argc, char **argv)
 	signal(SIGUSR1, on_stop);
 	signal(SIGTERM, on_stop);
 	signal(SIGINT, on_stop);
+
+	/*
+	 * Every hung task reported, not the first ten: the one that holds
+	 * what the others wait for may come later in the list (as root;
+	 * the stuck-command hook reads the stacks too).
+	 */
+	{
+		int fd = open("/proc/sys/kernel/hung_task_warnings", O_WRONLY | O_CLOEXEC);
+
+		if (fd >= 0) {
+			if (write(fd, "-1\n", 3) != 3)
+				note("hung_task_warnings: %s", strerror(errno));
+			close(fd);
+		}
+	}
 
 	ctrl_fd = open(CTRL_DEV, O_RDWR | O_CLOEXEC);
 	if (ctrl_fd < 0) {

@@ -1,0 +1,116 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# "make series-guest": the series as a maintainer's tree would carry it.
+# patches/series/ goes with git am onto a clean linux-source-6.12 (the
+# base commit of scripts/series.sh's scratch repository, in a worktree of
+# its own), the tree after the last patch must hold this checkout's
+# driver, uapi header, documentation and selftests byte for byte, and
+# that tree is built as the guest kernel with make check's configuration
+# (tinyconfig + test.config + debug.config: KASAN, lockdep, kmemleak)
+# and CONFIG_BLK_DEV_UBLK=m.  The suite then runs on it with the tree's
+# own ublk_drv.ko, loaded by modprobe (scripts/suite.sh -m stock: the
+# kernel's module, which here is the series' driver), so what passes is
+# the driver as mailed, built by Kbuild in the tree, not this checkout's
+# out-of-tree module.
+#
+# usage: scripts/series-guest.sh [test ...]   (default: every test)
+#
+# Prints the suite's TAP (scripts/suite.sh) and a summary; exit 0 when
+# every test passed or skipped.  About 10 min for the kernel (cold), then
+# the suite's time (README).  Logs: $UBLK_CACHE/series/guest/.
+#
+# environment: UBLK_CACHE, JOBS (default: nproc)
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cache=${UBLK_CACHE:-$HOME/.cache/ublk-dev}/series
+work=$cache/guest
+tree=$work/linux
+obj=$work/obj
+jobs=${JOBS:-$(nproc)}
+ident=(-c user.name="Seed 51a9ea17 maintainers"
+       -c user.email="maintainers@users.noreply.r-seed-51a9ea17.example")
+
+log() { echo "series-guest.sh: $*" >&2; }
+die() { log "$*"; exit 2; }
+
+repo=$("$top/scripts/series.sh" base) || die "no scratch repository"
+mapfile -t patches < <(find "$top/patches/series" -maxdepth 1 -name '*.patch' \
+	! -name '*-0000-cover-letter.patch' | LC_ALL=C sort)
+[ ${#patches[@]} -gt 0 ] || die "no patches in patches/series (make series)"
+
+mkdir -p "$work"
+exec 8>"$work/lock"
+flock 8
+
+# ---- the tree: base + git am of every patch ----
+if [ ! -e "$tree/.git" ]; then
+	rm -rf "$tree"
+	git -C "$repo" worktree prune
+	git -C "$repo" worktree add -q --detach "$tree" base
+fi
+t() { git -C "$tree" "$@"; }
+t am --abort >/dev/null 2>&1 || true
+t checkout -q -f --detach base
+t clean -q -fdx
+log "git am of ${#patches[@]} patches onto $(t log -1 --format=%s base)"
+t "${ident[@]}" am -q "${patches[@]}" > "$work/am.log" 2>&1 ||
+	{ cat "$work/am.log" >&2; die "the series does not apply with git am"; }
+
+# what the series is meant to carry, as this checkout has it
+bad=0
+for p in drivers/block/ublk include/uapi/linux/ublk_cmd.h Documentation/block/ublk.rst \
+	 tools/testing/selftests/ublk; do
+	while IFS= read -r f; do
+		cmp -s "$top/$f" "$tree/$f" || { log "differs from the checkout: $f"; bad=1; }
+	done < <(git -C "$top" ls-files -- "$p")
+	while IFS= read -r f; do
+		[ -e "$top/$f" ] || { log "not in the checkout: $f"; bad=1; }
+	done < <(t ls-files -- "$p")
+done
+[ "$bad" = 0 ] || die "the tree after the last patch is not this checkout's (make series)"
+log "the tree after patch ${#patches[@]} holds this checkout's driver, header, docs and tests"
+
+# ---- the kernel: make check's configuration, ublk as a module ----
+key=$(cat "$top/scripts/configs/test.config" "$top/scripts/configs/debug.config" | sha256sum |
+	cut -c1-16)
+if [ ! -f "$obj/.series-config-$key" ]; then
+	rm -rf "$obj"
+	mkdir -p "$obj"
+	if ! { make -s -C "$tree" O="$obj" ARCH=x86_64 tinyconfig &&
+	       "$tree/scripts/kconfig/merge_config.sh" -m -O "$obj" "$obj/.config" \
+			"$top/scripts/configs/test.config" "$top/scripts/configs/debug.config" &&
+	       "$tree/scripts/config" --file "$obj/.config" --set-val BLK_DEV_UBLK m \
+			-e BLKDEV_UBLK_LEGACY_OPCODES --set-str LOCALVERSION -ublk-series &&
+	       make -s -C "$tree" O="$obj" ARCH=x86_64 olddefconfig; } > "$obj/config.log" 2>&1; then
+		cat "$obj/config.log" >&2
+		die "configuring $obj failed"
+	fi
+	grep -qx 'CONFIG_BLK_DEV_UBLK=m' "$obj/.config" || die "CONFIG_BLK_DEV_UBLK=m did not stick"
+	touch "$obj/.series-config-$key"
+fi
+t0=$SECONDS
+log "building the kernel in $obj (-j$jobs)"
+make -C "$tree" O="$obj" ARCH=x86_64 -j"$jobs" bzImage modules > "$obj/build.log" 2>&1 ||
+	{ tail -40 "$obj/build.log" >&2; die "the kernel does not build: $obj/build.log"; }
+rm -rf "$obj/mods"
+make -s -C "$tree" O="$obj" ARCH=x86_64 INSTALL_MOD_PATH="$obj/mods" modules_install \
+	>> "$obj/build.log" 2>&1 || die "modules_install failed: $obj/build.log"
+make -s -C "$tree" O="$obj" ARCH=x86_64 kernelrelease > "$obj/kernelrelease"
+ko=$(find "$obj/mods" -name 'ublk_drv.ko*' | head -1)
+[ -n "$ko" ] || die "no ublk_drv.ko in $obj/mods"
+log "kernel $(cat "$obj/kernelrelease") in $((SECONDS - t0)) s; the series' module: ${ko#"$obj"/}"
+
+# ---- the suite on it, with the tree's own module ----
+rm -rf "$work/run"
+set +e
+"$top/scripts/suite.sh" -k "$obj" -m stock --no-times -o "$work/run" -- "$@" | tee "$work/run.tap"
+rc=${PIPESTATUS[0]}
+set -e
+pass=$(grep -Ec '^ok [0-9]+ ' "$work/run.tap" || true)
+skip=$(grep -Ec '^ok [0-9]+ .*# SKIP' "$work/run.tap" || true)
+fail=$(grep -Ec '^not ok [0-9]+ ' "$work/run.tap" || true)
+log "the series' kernel and module: $((pass - skip)) passed, $skip skipped, $fail failed" \
+	"(suite.sh exit $rc; logs in $work/run)"
+[ "$rc" = 0 ] && [ "$fail" = 0 ]

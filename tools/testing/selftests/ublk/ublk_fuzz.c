@@ -2993,10 +2993,80 @@ static void run_stuck_hook(void)
 		printf("ublk_fuzz: %s: exit status %#x\n", hook, ret);
 }
 
+/* one of the control rings' own mappings */
+static bool ctrl_ring_map(unsigned long start)
+{
+	const struct io_uring *r[] = { &cring, &sring };
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(r); i++)
+		if (start == (uintptr_t)r[i]->sq.ring_ptr ||
+		    start == (uintptr_t)r[i]->cq.ring_ptr ||
+		    start == (uintptr_t)r[i]->sq.sqes)
+			return true;
+	return false;
+}
+
+/*
+ * What this process still has of ublk char devices and io_uring once
+ * every device it knows is torn down: its own bookkeeping lost them
+ * (a ring, a char device or its mapping kept by no device entry).  They
+ * keep devices from going, so the end's checks would blame the driver:
+ * say what they are, and close and unmap them.  The control rings and
+ * the block I/O threads' disks stay.  The number found.
+ */
+static int close_strays(void)
+{
+	char path[64], target[256], line[512];
+	unsigned long start, end, range[256][2];
+	int n = 0, nr = 0, fd, i;
+	struct dirent *e;
+	ssize_t len;
+	FILE *maps;
+	DIR *dir;
+
+	dir = opendir("/proc/self/fd");
+	while (dir && (e = readdir(dir))) {
+		fd = atoi(e->d_name);
+		if (e->d_name[0] == '.' || fd == dirfd(dir) || fd == ctrl_fd ||
+		    fd == cring.ring_fd || fd == sring.ring_fd)
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		len = readlink(path, target, sizeof(target) - 1);
+		if (len <= 0)
+			continue;
+		target[len] = 0;
+		if (strncmp(target, "/dev/ublkc", 10) && !strstr(target, "io_uring"))
+			continue;
+		printf("ublk_fuzz: a stray file at the end: fd %d, %s\n", fd, target);
+		close(fd);
+		n++;
+	}
+	if (dir)
+		closedir(dir);
+	/* unmapped once read: the file changes with every munmap() */
+	maps = fopen("/proc/self/maps", "re");
+	while (maps && fgets(line, sizeof(line), maps) && nr < (int)ARRAY_SIZE(range)) {
+		if (sscanf(line, "%lx-%lx", &start, &end) != 2 ||
+		    (!strstr(line, "/dev/ublkc") && !strstr(line, "io_uring")) ||
+		    ctrl_ring_map(start))
+			continue;
+		line[strcspn(line, "\n")] = 0;
+		printf("ublk_fuzz: a stray mapping at the end: %s\n", line);
+		range[nr][0] = start;
+		range[nr++][1] = end;
+	}
+	if (maps)
+		fclose(maps);
+	for (i = 0; i < nr; i++)
+		munmap((void *)range[i][0], range[i][1] - range[i][0]);
+	return n + nr;
+}
+
 static void finish(void)
 {
 	__u32 ids[MAX_KNOWN + 64];
-	int nr = 0, i, status, ret;
+	int nr = 0, i, status, ret, strays;
 	struct dirent *e;
 	__u64 end;
 	DIR *dir;
@@ -3019,6 +3089,9 @@ static void finish(void)
 	for (i = 0; i < MAX_DEVS; i++)
 		if (devs[i].used == 2)
 			dev_teardown(&devs[i]);
+	strays = close_strays();
+	if (strays)
+		note("the end: %d stray files and mappings closed", strays);
 
 	/* nothing of ours holds a device: every command comes back */
 	wd_arm(op_timeout * 4, "the end: control commands in flight");

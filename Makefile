@@ -28,6 +28,8 @@
 #                         (not in make check)
 #   make series-send-dry-run
 #                         git send-email --dry-run over it: the mails' headers
+#   make series-guest     git am it on a clean 6.12, boot that tree as the
+#                         debug guest, run the suite with its own ublk_drv
 #   make kernel           build the test and debug guest kernels
 #   make selftests        build kublk and the selftests on the host
 #   make headers          usr/include/ from our include/uapi/
@@ -55,7 +57,7 @@ endif
 
 .PHONY: all module module-path kernel check check-distro stress fuzz fuzz-short run shell bench \
 	profile selftests selftests-prep headers deb deb-check series series-check \
-	series-send-dry-run clean help
+	series-send-dry-run series-guest clean help
 
 all: module
 
@@ -193,6 +195,12 @@ series-check:
 series-send-dry-run:
 	@$(TOP)/scripts/deps.sh series
 	$(TOP)/scripts/series-send.sh
+
+# the series with git am on a clean 6.12, built as the guest kernel, and
+# the suite on it with the tree's own ublk_drv (scripts/series-guest.sh)
+series-guest: selftests
+	@$(TOP)/scripts/deps.sh kernel series
+	$(TOP)/scripts/series-guest.sh $(SERIES_GUEST_TESTS)
 
 clean:
 	rm -f $(MODSRC)/*.o $(MODSRC)/*.ko $(MODSRC)/*.mod $(MODSRC)/*.mod.c \

@@ -51,12 +51,21 @@ if [ ! -e "$tree/.git" ]; then
 	git -C "$repo" worktree add -q --detach "$tree" base
 fi
 t() { git -C "$tree" "$@"; }
-t am --abort >/dev/null 2>&1 || true
-t checkout -q -f --detach base
-t clean -q -fdx
-log "git am of ${#patches[@]} patches onto $(t log -1 --format=%s base)"
-t "${ident[@]}" am -q "${patches[@]}" > "$work/am.log" 2>&1 ||
-	{ cat "$work/am.log" >&2; die "the series does not apply with git am"; }
+# the same patches on an untouched tree: keep it (and make's timestamps)
+stamp=$(cat "${patches[@]}" | sha256sum | cut -c1-16)
+if [ "$(cat "$work/applied" 2>/dev/null)" = "$stamp" ] &&
+   [ -z "$(t status --porcelain --untracked-files=no)" ]; then
+	log "the tree has these ${#patches[@]} patches applied already (git am done before)"
+else
+	rm -f "$work/applied"
+	t am --abort >/dev/null 2>&1 || true
+	t checkout -q -f --detach base
+	t clean -q -fdx
+	log "git am of ${#patches[@]} patches onto $(t log -1 --format=%s base)"
+	t "${ident[@]}" am -q "${patches[@]}" > "$work/am.log" 2>&1 ||
+		{ cat "$work/am.log" >&2; die "the series does not apply with git am"; }
+	echo "$stamp" > "$work/applied"
+fi
 
 # what the series is meant to carry, as this checkout has it
 bad=0

@@ -712,7 +712,16 @@ static int ctrl_effective(__u32 op)
 	return -1;
 }
 
-#define CBUF	1024
+/*
+ * Room for whatever the driver may write for a command: a command with
+ * a char device path (unprivileged devices) has its data after the
+ * path, and the driver takes a dev_path_len of up to PATH_MAX, which a
+ * fuzzed command may well have with a path that still resolves.  With
+ * 1024 bytes the driver could write the answer, as told, past the
+ * buffer into the next command's state or the device table, and
+ * ublk_fuzz lose track of its own rings and char devices.
+ */
+#define CBUF	(PATH_MAX + 1024)
 
 /* a control command in flight, and the buffer it points into */
 struct cctx {

@@ -36,7 +36,7 @@ here=$(dirname "$0")
 echo "--- stuck-stacks.txt"
 cat "$out/stuck-stacks.txt"
 
-# files: "fd N -> target" and "map target" lines per process
+# files: "COUNT fd TARGET" and "COUNT map TARGET" lines of process $1
 files() {
 	local p=$1 f
 

@@ -2984,8 +2984,9 @@ static bool dev_exists(__u32 id)
 /*
  * Commands that should have come back did not: while they still wait,
  * run $UBLK_FUZZ_STUCK_HOOK (make fuzz: the kernel stacks of the
- * waiters and the drgn dump of every device, ublk_state.py), so that
- * the report says what they wait for.
+ * waiters, the ublk and io_uring files each process holds, and the drgn
+ * dump of every device, ublk_state.py), so that the report says what
+ * they wait for.
  */
 static void run_stuck_hook(void)
 {

@@ -127,6 +127,8 @@ static unsigned long nr_ops = 10000;
 static unsigned long opno;
 static unsigned int op_timeout = 60;
 static __u64 stop_at_ms;
+/* when run() began, for the progress lines and the summary */
+static __u64 run_t0;
 static bool verbose;
 static bool no_unpriv;
 static bool defer_taskrun;	/* -d */
@@ -2947,6 +2949,9 @@ static unsigned int pick_op(void)
 	return 0;
 }
 
+/* a progress line every so many operations */
+#define PROGRESS_OPS	50000
+
 static void run(void)
 {
 	unsigned long uphase = no_unpriv || unpriv || nr_ops < 200 ? ~0UL : nr_ops / 4;
@@ -2967,6 +2972,12 @@ static void run(void)
 		wd_arm(op_timeout, ops[k].name);
 		ops[k].fn();
 		counts[k]++;
+		/* a long run says how far it got, for whoever watches its log */
+		if (!((opno + 1) % PROGRESS_OPS)) {
+			printf("ublk_fuzz: %lu operations, %.0f s, %d devices created\n",
+			       opno + 1, (now_ms() - run_t0) / 1000.0, nr_known);
+			fflush(stdout);
+		}
 	}
 	wd_disarm();
 }
@@ -3199,7 +3210,6 @@ int main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = fault_handler };
 	unsigned int run_time = 0;
-	__u64 t0;
 	unsigned int i;
 	int opt;
 
@@ -3302,15 +3312,15 @@ int main(int argc, char **argv)
 	       features & UBLK_F_BATCH_IO ? ", batches" : "",
 	       features & UBLK_F_BATCH_PRIO ? ", batch priorities" : "");
 	run_seed = seed;
-	t0 = now_ms();
+	run_t0 = now_ms();
 	if (run_time)
-		stop_at_ms = t0 + run_time * 1000ULL;
+		stop_at_ms = run_t0 + run_time * 1000ULL;
 	start_watchdog();
 	run();
 	finish();
 
 	printf("ublk_fuzz: -s %llu: %lu operations in %.1f s, %d devices created, %d failure(s)\n",
-	       (unsigned long long)seed, opno, (now_ms() - t0) / 1000.0, nr_known, failures);
+	       (unsigned long long)seed, opno, (now_ms() - run_t0) / 1000.0, nr_known, failures);
 	if (verbose || failures) {
 		for (i = 0; i < ARRAY_SIZE(ops); i++)
 			if (counts[i])

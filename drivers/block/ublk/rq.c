@@ -180,13 +180,24 @@ void ublk_nosrv_rq(struct ublk_queue *ubq, struct request *rq)
 /*
  * The server that owned @rq is gone: issue it again to the next server
  * (UBLK_F_USER_RECOVERY_REISSUE) or fail it.  A reissued request goes
- * through ->queue_rq() again, which parks or fails it as the queue's
- * nosrv mode says.
+ * through ->queue_rq() again, which parks it for that server.
+ *
+ * Only while the queue parks requests, though.  Stage 2 calls this after
+ * the queue's nosrv mode is set; when that mode fails requests (the
+ * device is stopping, or its START_DEV failed), a reissued request
+ * would only be failed by ->queue_rq() in turn, and it would get there
+ * only when someone kicks the requeue list, which needs ub->ub_disk.  A
+ * START_DEV that gave up on its zone report (-EINTR) has detached the
+ * disk already, and the report, owned by the dead server, then sat in
+ * the requeue list of the never-added disk for good, with the
+ * revalidation work, the device's last reference and every DEL_DEV of
+ * it waiting (ublk_fuzz found it).  So fail it here.
  */
 void ublk_abort_owned_rq(struct ublk_queue *ubq, struct request *rq)
 {
 	if ((ubq->flags & UBLK_F_USER_RECOVERY) &&
-	    (ubq->flags & UBLK_F_USER_RECOVERY_REISSUE)) {
+	    (ubq->flags & UBLK_F_USER_RECOVERY_REISSUE) &&
+	    READ_ONCE(ubq->nosrv) == UBLK_NOSRV_REQUEUE) {
 		trace_ublk_rq_completed(rq, BLK_STS_OK, 0, true);
 		blk_mq_requeue_request(rq, false);
 	} else {

@@ -167,6 +167,31 @@ static int ctrl(const struct ctrl *c)
 	return ctrl_on(&ctrl_ring, ctrl_fd, c);
 }
 
+/*
+ * @c on a ring of its own, waiting @secs at most: its result, or -ETIME.
+ * A command that did not come back is left in flight with its ring, for
+ * the exit of the process to end.
+ */
+static int ctrl_timed(const struct ctrl *c, unsigned int secs)
+{
+	struct __kernel_timespec ts = { .tv_sec = secs };
+	struct io_uring_cqe *cqe;
+	struct io_uring r;
+	int ret;
+
+	if (io_uring_queue_init(4, &r, IORING_SETUP_SQE128))
+		die("io_uring_queue_init");
+	prep_ctrl(get_sqe(&r), ctrl_fd, c);
+	if (io_uring_submit(&r) != 1)
+		die("io_uring_submit");
+	ret = io_uring_wait_cqe_timeout(&r, &cqe, &ts);
+	if (ret)
+		return ret;
+	ret = cqe->res;
+	io_uring_queue_exit(&r);
+	return ret;
+}
+
 static int ctrl_simple(__u32 op, __u32 id, __u64 data)
 {
 	return ctrl(&(struct ctrl){ .op = op, .dev_id = id, .queue_id = -1,
@@ -4191,6 +4216,10 @@ static bool selfdel_case(bool scan, int depth, __u32 op, enum selfdel_end end)
  * io-wq, waits for the zone report it sent the server, and the server
  * holds the report and exits or is killed.  The exit must finish, the
  * start fail (the device DEAD, no disk) and the device go with DEL_DEV.
+ * With UBLK_F_USER_RECOVERY_REISSUE in @flags, the exit's stage 2 used
+ * to reissue the held report into the requeue list of the disk START_DEV
+ * had already given up, where nothing ever kicked it: the revalidation
+ * waited for it for good, and so did DEL_DEV (ublk_fuzz found it).
  */
 static void selfstart_child(int id, int depth, enum selfdel_end end)
 {
@@ -4239,15 +4268,17 @@ static void selfstart_child(int id, int depth, enum selfdel_end end)
 		pause();
 }
 
-static void selfstart_case(int depth, enum selfdel_end end)
+static void selfstart_case(int depth, enum selfdel_end end, __u64 flags)
 {
+	const char *reissue = flags & UBLK_F_USER_RECOVERY_REISSUE ? ", reissue" : "";
+	struct ctrl del = { .op = UBLK_U_CMD_DEL_DEV, .queue_id = -1 };
 	struct ublksrv_ctrl_dev_info info;
 	struct ublk_params p;
 	char sys[64];
 	int id, status;
 	pid_t pid;
 
-	id = add_dev(UBLK_F_USER_COPY | UBLK_F_ZONED, 1, depth, NULL);
+	id = add_dev(UBLK_F_USER_COPY | UBLK_F_ZONED | flags, 1, depth, NULL);
 	if (id < 0)
 		die("ADD_DEV zoned");
 	zoned_params(&p);
@@ -4259,8 +4290,8 @@ static void selfstart_case(int depth, enum selfdel_end end)
 
 	status = selfdel_end(pid, end);
 	report(selfdel_ended(status, end),
-	       "depth %d, zoned: the server %s while its START_DEV waits for a report (status %#x)",
-	       depth, selfdel_ends[end], status);
+	       "depth %d, zoned%s: the server %s while its START_DEV waits for a report (status %#x)",
+	       depth, reissue, selfdel_ends[end], status);
 	selfdel_reaped(pid, status);
 
 	expect(get_info(id, &info), 0, "GET_DEV_INFO after the failed START_DEV");
@@ -4269,7 +4300,8 @@ static void selfstart_case(int depth, enum selfdel_end end)
 	       info.ublksrv_pid);
 	snprintf(sys, sizeof(sys), "/sys/block/ublkb%d", id);
 	report(access(sys, F_OK) && errno == ENOENT, "no disk %s", sys);
-	del_dev(id);
+	del.dev_id = id;
+	expect(ctrl_timed(&del, 30), 0, "DEL_DEV of the zoned device completes");
 	expect(get_info(id, &info), -ENODEV, "the zoned device is gone");
 }
 
@@ -4412,8 +4444,12 @@ static int check_selfdel(void)
 	selfdel_case(false, 1, UBLK_U_CMD_DEL_DEV, SD_COMMIT);
 	selfdel_case(true, 1, UBLK_U_CMD_DEL_DEV, SD_EXIT);
 	if (features & UBLK_F_ZONED) {
-		selfstart_case(1, SD_KILL);
-		selfstart_case(2, SD_EXIT);
+		selfstart_case(1, SD_KILL, 0);
+		selfstart_case(2, SD_EXIT, 0);
+		selfstart_case(1, SD_KILL, UBLK_F_USER_RECOVERY |
+			       UBLK_F_USER_RECOVERY_REISSUE);
+		selfstart_case(2, SD_EXIT, UBLK_F_USER_RECOVERY |
+			       UBLK_F_USER_RECOVERY_REISSUE);
 	} else {
 		printf("ok: zoned START_DEV cases skipped: no UBLK_F_ZONED\n");
 	}

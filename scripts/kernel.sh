@@ -12,6 +12,19 @@
 #                                             built from (unpacked if
 #                                             need be; its patches are
 #                                             those of the last build)
+#        scripts/kernel.sh configure-tree SRC OBJ FRAGMENT...
+#                                             configure O=OBJ of another
+#                                             source tree SRC (the
+#                                             series' trees) as a flavour
+#                                             is: tinyconfig, the
+#                                             fragments, olddefconfig,
+#                                             every fragment line checked;
+#                                             again only when the
+#                                             fragments change
+#        scripts/kernel.sh build-tree SRC OBJ  build bzImage and modules
+#                                             there as a flavour is built:
+#                                             modules in OBJ/mods, the
+#                                             release in OBJ/kernelrelease
 #
 # flavours: test (tinyconfig + test.config), debug (test + debug.config)
 #
@@ -243,6 +256,39 @@ prune() {
 	done
 }
 
+# bzImage and modules of $1 in O=$2, the modules installed into $2/mods,
+# the release in $2/kernelrelease; the log is $2/build.log
+compile() {
+	local src=$1 obj=$2
+
+	make -C "$src" O="$obj" ARCH=x86_64 -j"$jobs" bzImage modules \
+		>"$obj/build.log" 2>&1 ||
+		{ tail -40 "$obj/build.log" >&2; die "kernel build failed: $obj/build.log"; }
+	rm -rf "$obj/mods"
+	make -s -C "$src" O="$obj" ARCH=x86_64 INSTALL_MOD_PATH="$obj/mods" \
+		modules_install >>"$obj/build.log" 2>&1 ||
+		die "modules_install failed: $obj/build.log"
+	make -s -C "$src" O="$obj" ARCH=x86_64 kernelrelease > "$obj/kernelrelease"
+}
+
+# configure-tree: configure() for a tree and O= directory named by the
+# caller, keyed by the fragments' contents, since the directory's name
+# is not
+configure_tree() {
+	local src=$1 obj=$2 key f
+	shift 2
+
+	[ -f "$src/Makefile" ] || die "no kernel tree at $src"
+	for f in "$@"; do
+		[ -f "$f" ] || die "no config fragment $f"
+	done
+	key=$(cat "$@" | sha256sum | cut -c1-16)
+	[ -f "$obj/.ublk-tree-config-$key" ] && return
+	rm -rf "$obj"
+	configure "$src" "$obj" "$@"
+	touch "$obj/.ublk-tree-config-$key"
+}
+
 do_build() {
 	local flavour=$1 src obj out frags t0
 	# shellcheck disable=SC2207
@@ -264,14 +310,7 @@ do_build() {
 		configure "$src" "$obj" "${frags[@]}"
 		log "building the $flavour kernel in $obj (-j$jobs)"
 		rm -f "$obj/.ublk-build-ok"
-		make -C "$src" O="$obj" ARCH=x86_64 -j"$jobs" bzImage modules \
-			>"$obj/build.log" 2>&1 ||
-			{ tail -40 "$obj/build.log" >&2; die "kernel build failed: $obj/build.log"; }
-		rm -rf "$obj/mods"
-		make -s -C "$src" O="$obj" ARCH=x86_64 INSTALL_MOD_PATH="$obj/mods" \
-			modules_install >>"$obj/build.log" 2>&1 ||
-			die "modules_install failed: $obj/build.log"
-		make -s -C "$src" O="$obj" ARCH=x86_64 kernelrelease > "$obj/kernelrelease"
+		compile "$src" "$obj"
 		touch "$obj/.ublk-build-ok"
 		publish "$src" "$obj" "$out"
 		log "built $flavour kernel $(cat "$out/kernelrelease") in $((SECONDS - t0))s: $out"
@@ -294,7 +333,17 @@ src)
 	echo "$src"
 	;;
 build) [ $# -eq 2 ] || die "usage: $0 build <flavour>"; do_build "$2" ;;
+configure-tree)
+	[ $# -ge 4 ] || die "usage: $0 configure-tree SRC OBJ FRAGMENT..."
+	shift
+	configure_tree "$@"
+	;;
+build-tree)
+	[ $# -eq 3 ] || die "usage: $0 build-tree SRC OBJ"
+	[ -f "$3/.config" ] || die "$3 is not configured (configure-tree)"
+	compile "$2" "$3"
+	;;
 dir) [ $# -eq 2 ] || die "usage: $0 dir <flavour>"; fragments "$2" >/dev/null; out_dir "$2" ;;
 key) [ $# -eq 2 ] || die "usage: $0 key <flavour>"; fragments "$2" >/dev/null; build_key "$2" ;;
-*) die "usage: $0 {src|build <flavour>|dir <flavour>|key <flavour>}" ;;
+*) die "usage: $0 {src|build <flavour>|dir <flavour>|key <flavour>|configure-tree|build-tree}" ;;
 esac

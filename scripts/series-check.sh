@@ -59,25 +59,16 @@ mapfile -t patches < <(find "$dir" -maxdepth 1 -name '*.patch' ! -name '*-0000-c
 exec 8>"$cache/lock"
 flock 8
 
-# configure O=$work/$1 once: the guest's config with ublk as $1 (m or y)
+# configure O=$work/$1 once (scripts/kernel.sh configure-tree): the
+# guest's config (test.config) with ublk as $1 (m or y)
 configure() {
-	local kind=$1 o=$work/$1 key
-	key=$(cat "$top/scripts/configs/test.config" <(echo "$kind") | sha256sum | cut -c1-16)
-	if [ -f "$o/.series-config-$key" ]; then
-		return
-	fi
-	rm -rf "$o"
-	mkdir -p "$o"
-	if ! { make -s -C "$repo" O="$o" ARCH=x86_64 tinyconfig &&
-	       "$repo/scripts/kconfig/merge_config.sh" -m -O "$o" "$o/.config" \
-			"$top/scripts/configs/test.config" &&
-	       "$repo/scripts/config" --file "$o/.config" --set-val BLK_DEV_UBLK "$kind" \
-			-e BLKDEV_UBLK_LEGACY_OPCODES &&
-	       make -s -C "$repo" O="$o" ARCH=x86_64 olddefconfig; } > "$o/config.log" 2>&1; then
-		cat "$o/config.log" >&2
-		die "configuring $o failed"
-	fi
-	touch "$o/.series-config-$key"
+	local kind=$1
+
+	mkdir -p "$work"
+	echo "CONFIG_BLK_DEV_UBLK=$kind" > "$work/ublk-$kind.config"
+	"$top/scripts/kernel.sh" configure-tree "$repo" "$work/$kind" \
+		"$top/scripts/configs/test.config" "$work/ublk-$kind.config" ||
+		die "configuring $work/$kind failed"
 }
 
 # The files patch $1 adds or renames must be covered by a MAINTAINERS

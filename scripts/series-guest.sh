@@ -81,32 +81,15 @@ done
 [ "$bad" = 0 ] || die "the tree after the last patch is not this checkout's (make series)"
 log "the tree after patch ${#patches[@]} holds this checkout's driver, header, docs and tests"
 
-# ---- the kernel: make check's configuration, ublk as a module ----
-key=$(cat "$top/scripts/configs/test.config" "$top/scripts/configs/debug.config" | sha256sum |
-	cut -c1-16)
-if [ ! -f "$obj/.series-config-$key" ]; then
-	rm -rf "$obj"
-	mkdir -p "$obj"
-	if ! { make -s -C "$tree" O="$obj" ARCH=x86_64 tinyconfig &&
-	       "$tree/scripts/kconfig/merge_config.sh" -m -O "$obj" "$obj/.config" \
-			"$top/scripts/configs/test.config" "$top/scripts/configs/debug.config" &&
-	       "$tree/scripts/config" --file "$obj/.config" --set-val BLK_DEV_UBLK m \
-			-e BLKDEV_UBLK_LEGACY_OPCODES --set-str LOCALVERSION -ublk-series &&
-	       make -s -C "$tree" O="$obj" ARCH=x86_64 olddefconfig; } > "$obj/config.log" 2>&1; then
-		cat "$obj/config.log" >&2
-		die "configuring $obj failed"
-	fi
-	grep -qx 'CONFIG_BLK_DEV_UBLK=m' "$obj/.config" || die "CONFIG_BLK_DEV_UBLK=m did not stick"
-	touch "$obj/.series-config-$key"
-fi
+# ---- the kernel: make check's configuration (its ublk is a module) ----
+# configured and built as kernel.sh configures and builds a flavour
+echo 'CONFIG_LOCALVERSION="-ublk-series"' > "$work/series.config"
+"$top/scripts/kernel.sh" configure-tree "$tree" "$obj" "$top/scripts/configs/test.config" \
+	"$top/scripts/configs/debug.config" "$work/series.config" || die "configuring $obj failed"
+grep -qx 'CONFIG_BLK_DEV_UBLK=m' "$obj/.config" || die "test.config no longer makes ublk a module"
 t0=$SECONDS
 log "building the kernel in $obj (-j$jobs)"
-make -C "$tree" O="$obj" ARCH=x86_64 -j"$jobs" bzImage modules > "$obj/build.log" 2>&1 ||
-	{ tail -40 "$obj/build.log" >&2; die "the kernel does not build: $obj/build.log"; }
-rm -rf "$obj/mods"
-make -s -C "$tree" O="$obj" ARCH=x86_64 INSTALL_MOD_PATH="$obj/mods" modules_install \
-	>> "$obj/build.log" 2>&1 || die "modules_install failed: $obj/build.log"
-make -s -C "$tree" O="$obj" ARCH=x86_64 kernelrelease > "$obj/kernelrelease"
+JOBS=$jobs "$top/scripts/kernel.sh" build-tree "$tree" "$obj" || die "the kernel does not build"
 ko=$(find "$obj/mods" -name 'ublk_drv.ko*' | head -1)
 [ -n "$ko" ] || die "no ublk_drv.ko in $obj/mods"
 log "kernel $(cat "$obj/kernelrelease") in $((SECONDS - t0)) s; the series' module: ${ko#"$obj"/}"

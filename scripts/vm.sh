@@ -35,7 +35,8 @@
 #
 # The command runs as root, in the checkout (shared read-write), with /tmp,
 # /run and /var/tmp on tmpfs, $UBLK_VM=1, $UBLK_VM_MODULE=ours|stock|none,
-# and modprobe pointed at the guest kernel's modules.  Its stdout and
+# and modprobe pointed at the guest kernel's modules.  With $UBLK_VM_DUMP=1
+# it may ask for a vmcore of the guest (scripts/vm-dump.py).  Its stdout and
 # stderr come out on this script's stdout; the kernel console goes to
 # console.log.
 #
@@ -131,6 +132,7 @@ if [ -z "$out" ]; then
 else
 	mkdir -p "$out"
 	rm -f "$out"/{console.log,output.log,dmesg.txt,kmemleak.txt,reports.txt,status,cmd.sh}
+	rm -f "$out"/dump.{want,done}
 fi
 out=$(cd "$out" && pwd)
 mkdir -p "$cache"
@@ -146,6 +148,7 @@ esac
 	printf 'export UBLK_VM_TOP=%q UBLK_VM_OUT=%q\n' "$top" "$out"
 	printf 'export UBLK_VM_KO=%q\n' "$ko"
 	printf 'export UBLK_VM_TIMEOUT=%q UBLK_VM_SHELL=%q\n' "$timeout" "$shell"
+	echo 'export UBLK_VM_DUMP=1'
 	for e in "${envs[@]}"; do
 		printf 'export %q\n' "$e"
 	done
@@ -191,6 +194,24 @@ if [ "$icount" = 1 ]; then
 	qemu+=(-icount "shift=0,sleep=on")
 fi
 [ -z "$initrd" ] || qemu+=(-initrd "$initrd")
+
+# A vmcore on the guest's request ($UBLK_VM_DUMP, _vm_dump in the
+# selftests' test_common.sh): scripts/vm-dump.py has QEMU write the
+# guest's memory over QMP, on a socket of our own (a socket's path must
+# be short), and -device vmcoreinfo is where the guest kernel
+# (CONFIG_FW_CFG_SYSFS) leaves the address of its VMCOREINFO note,
+# which drgn needs to read the dump.
+qmpdir=$(mktemp -d /tmp/ublk-qmp.XXXXXX)
+dump_pid=
+# shellcheck disable=SC2317 # run by the EXIT trap
+cleanup() {
+	[ -z "$dump_pid" ] || kill "$dump_pid" 2>/dev/null || true
+	rm -rf "$qmpdir"
+}
+trap cleanup EXIT
+qemu+=(-qmp "unix:$qmpdir/qmp,server=on,wait=off" -device vmcoreinfo)
+python3 "$top/scripts/vm-dump.py" "$qmpdir/qmp" "$out" &
+dump_pid=$!
 
 if [ "$shell" = 1 ]; then
 	# Interactive: console and shell share this terminal.

@@ -620,6 +620,33 @@ _kill_loop() {
 	_log "$mode: $cycles kill/recover cycles under fio, $FIO_ERRORS EIO, data intact"
 }
 
+# _vm_dump NAME: a vmcore of this guest, $UBLK_VM_OUT/NAME, written by
+# QEMU while the guest is stopped (scripts/vm.sh runs the host's side,
+# scripts/vm-dump.py).  Prints the host's answer (the time it took);
+# returns 1, with the reason on stderr, when there is no dump to be had.
+_vm_dump() {
+	local d=${UBLK_VM_OUT:-} i answer
+
+	if [ "${UBLK_VM_DUMP:-}" != 1 ] || [ ! -d "$d" ]; then
+		echo "not in a scripts/vm.sh guest that can dump itself" >&2
+		return 1
+	fi
+	rm -f "$d/dump.done" "$d/$1"
+	echo "$1" > "$d/dump.want"
+	for ((i = 0; i < 600; i++)); do
+		[ -f "$d/dump.done" ] && break
+		_nap 0.5
+	done
+	answer=$(cat "$d/dump.done" 2>/dev/null)
+	rm -f "$d/dump.done"
+	case "$answer" in
+	"ok $1 "*) echo "${answer#ok "$1" }"; return 0 ;;
+	"") echo "no answer from the host in 300 s" >&2 ;;
+	*) echo "$answer" >&2 ;;
+	esac
+	return 1
+}
+
 # _mkparts FILE: an MS-DOS partition table on FILE with one Linux
 # partition from sector 2048 to the end (FILE at least 2M)
 _mkparts() {

@@ -3,12 +3,15 @@
 #
 # The drgn state dump (ublk_state.py) shows what a server holds.  A
 # one-queue fault_inject device whose server sits on every request for
-# a minute gets three direct reads of known sectors: the dump must show
-# exactly three slots OWNED_BY_SRV, with those reads, and the other
-# slots ACTIVE with no request, as text and as JSON.  The server is
+# ten minutes (far longer than the test, however loaded the machine)
+# gets three direct reads of known sectors: the dump must show exactly
+# three slots OWNED_BY_SRV, with those reads, and the other slots
+# ACTIVE with no request, as text and as JSON.  The server is
 # killed (REISSUE): the dump shows the device QUIESCED, its queue
 # parking requests and every slot idle; after recovery the same three
-# reads are again OWNED_BY_SRV, now in slots of the new server.  Skips
+# reads are again OWNED_BY_SRV, now in slots of the new server.  A
+# vmcore of the guest (scripts/vm.sh's dumps) taken while the first
+# server holds the reads must show the same as the live dump.  Skips
 # when drgn, the module's DWARF or /proc/kcore is missing (the test
 # guest kernel has no /proc/kcore, the debug one has) or the driver is
 # not ours.
@@ -24,7 +27,7 @@ PY=/usr/bin/python3
 
 depth=8
 _mkfile "$UBLK_TMP/backing" 16M
-_add_dev -t fault_inject -q 1 -d "$depth" --delay_us 60000000 --recovery_reissue 1 \
+_add_dev -t fault_inject -q 1 -d "$depth" --delay_us 600000000 --recovery_reissue 1 \
 	--no_auto_part_scan "$UBLK_TMP/backing"
 id=$DEV_ID
 dev=/dev/ublkb$id
@@ -139,6 +142,28 @@ for s in $sectors; do
 	[ "$(n '"sector": '"$s"',')" = 1 ] || _fail "live.json has no read of sector $s"
 done
 _log "live: the server ($pid) holds the reads of sectors $sectors, $((depth - 3)) slots ACTIVE"
+
+# A vmcore of this moment says the same, read with no vmlinux DWARF: the
+# module's place and the kernel's symbols are saved first.  Where the
+# guest cannot dump itself (no scripts/vm.sh, or a kernel without
+# CONFIG_FW_CFG_SYSFS to hand QEMU its VMCOREINFO) the step is left out.
+fwinfo=/sys/firmware/qemu_fw_cfg/by_name/etc/vmcoreinfo
+if [ "${UBLK_VM_DUMP:-}" = 1 ] && [ -d "$fwinfo" ]; then
+	core=vmcore-$TID
+	"$PY" "$UBLK_DIR/ublk_state.py" --save-symbols "$UBLK_TMP/syms" ||
+		_fail "ublk_state.py --save-symbols failed"
+	took=$(_vm_dump "$core" 2> "$UBLK_TMP/dump.err") ||
+		_fail "no vmcore of the guest: $(<"$UBLK_TMP/dump.err")"
+	rc=0
+	"$PY" "$UBLK_DIR/ublk_state.py" -c "$UBLK_VM_OUT/$core" --symbols "$UBLK_TMP/syms" \
+		> "$UBLK_TMP/vmcore" 2> "$UBLK_TMP/vmcore.err" || rc=$?
+	rm -f "$UBLK_VM_OUT/$core"
+	[ "$rc" = 0 ] || _fail "ublk_state.py -c failed ($rc): $(tail -n 5 "$UBLK_TMP/vmcore.err")"
+	expect vmcore LIVE "$pid" NONE ACTIVE
+	_log "vmcore (written in $took): the same three reads held, the rest ACTIVE"
+else
+	_log "no vmcore step: the guest cannot dump itself (UBLK_VM_DUMP, $fwinfo)"
+fi
 
 # killed: the reads are parked for the next server, the slots reset
 _kill_server "$id"

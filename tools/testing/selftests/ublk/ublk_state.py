@@ -5,10 +5,12 @@
 # from kernel memory with drgn (Debian's python3-drgn 0.0.22 and later).
 #
 #   ublk_state.py [--json | --json-file FILE] [-m UBLK_DRV_KO]
-#                 [-c VMCORE -k VMLINUX]
+#                 [-c VMCORE {-k VMLINUX | --symbols DIR}]
+#   ublk_state.py --save-symbols DIR
 #
 # Without -c it reads the running kernel (/proc/kcore, as root); with it,
-# a vmcore.  Per device: id, state, flags, server, queues; per queue what
+# a vmcore (e.g. QEMU's dump-guest-memory of a guest with -device
+# vmcoreinfo and CONFIG_FW_CFG_SYSFS, as scripts/vm.sh takes them).  Per device: id, state, flags, server, queues; per queue what
 # it does without a server (nosrv) and, with UBLK_F_BATCH_IO, the FIFO of
 # tags waiting for delivery and the fetch commands in their priority
 # lists; per slot its state (idle, ACTIVE, OWNED_BY_SRV, CANCELED, and
@@ -25,8 +27,10 @@
 # sections says they are, and takes the few kernel symbols it needs
 # from /proc/kallsyms.  vmlinux with DWARF (-k) is optional on a live
 # kernel (it adds the registered-buffer tables, whose io_uring types
-# only vmlinux describes) and needed for a vmcore, where the module's
-# place comes from the kernel's module list.
+# only vmlinux describes).  A vmcore needs it to find the module in the
+# kernel's module list, unless --save-symbols wrote down, earlier in the
+# boot the dump is of, where the module's sections and the kernel's
+# symbols were (--symbols then reads that).
 #
 # The slot flags are preprocessor constants, which DWARF does not carry:
 # SLOT_FLAGS below repeats them, and --check-flags compares it with the
@@ -131,6 +135,30 @@ def sections_live(name):
     return addrs
 
 
+def save_symbols(d, name):
+    """
+    Write where @name's sections and the kernel's symbols are now into
+    directory @d (its "sections" and "kallsyms"), for a vmcore taken
+    later in this boot: with them (--symbols) the dump needs no vmlinux
+    DWARF.
+    """
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, 'sections'), 'w') as f:
+        for sec, addr in sorted(sections_live(name).items()):
+            print('%s %#x' % (sec, addr), file=f)
+    with open('/proc/kallsyms') as src, open(os.path.join(d, 'kallsyms'), 'w') as f:
+        f.write(src.read())
+
+
+def sections_saved(d):
+    """Section addresses written by save_symbols() into directory @d."""
+    try:
+        with open(os.path.join(d, 'sections')) as f:
+            return {sec: int(addr, 16) for sec, addr in (line.split() for line in f)}
+    except (OSError, ValueError) as e:
+        raise NoDebugInfo('no sections in %s (ublk_state.py --save-symbols): %s' % (d, e))
+
+
 def sections_core(prog, name):
     """Section addresses of a loaded module, from its struct module."""
     try:
@@ -178,13 +206,100 @@ def placed_copy(ko, addrs, tmpdir):
     return path
 
 
-def open_program(core, vmlinux, ko, tmpdir):
+START_KERNEL_MAP = 0xffffffff80000000       # x86-64's kernel image mapping
+PT_LOAD, PT_NOTE = 1, 4
+
+
+def core_layout(f):
+    """
+    The memory segments of ELF core @f as (file offset, virtual address,
+    physical address, size), and its VMCOREINFO note as a dict (None if
+    it has none).
+    """
+    eh = f.read(64)
+    if eh[:4] != b'\x7fELF' or eh[4] != 2 or eh[5] != 1 or \
+       struct.unpack_from('<H', eh, 18)[0] != 62:
+        return [], None
+    phoff, = struct.unpack_from('<Q', eh, 0x20)
+    phentsize, phnum = struct.unpack_from('<HH', eh, 0x36)
+    f.seek(phoff)
+    raw = f.read(phentsize * phnum)
+    loads, info = [], None
+    for i in range(phnum):
+        p_type, _, off, va, pa, size = struct.unpack_from('<IIQQQQ', raw, i * phentsize)
+        if p_type == PT_LOAD:
+            loads.append((off, va, pa, size))
+        elif p_type == PT_NOTE and info is None:
+            f.seek(off)
+            notes = f.read(size)
+            o = 0
+            while o + 12 <= len(notes):
+                namesz, descsz, _ = struct.unpack_from('<III', notes, o)
+                d = o + 12 + ((namesz + 3) & ~3)
+                if notes[o + 12:o + 12 + namesz].rstrip(b'\0') == b'VMCOREINFO':
+                    text = notes[d:d + descsz].decode(errors='replace')
+                    info = dict(line.split('=', 1) for line in text.splitlines()
+                                if '=' in line)
+                    break
+                o = d + ((descsz + 3) & ~3)
+    return loads, info
+
+
+def map_kernel(prog, core):
+    """
+    QEMU's dump-guest-memory without paging gives its memory segments
+    physical addresses only.  drgn 0.0.22 reads the kernel's page tables
+    through the kernel's own virtual addresses, so in such a dump it can
+    translate nothing ("recursive address translation").  Give drgn the
+    two mappings a kdump vmcore has: all memory in the direct map, and
+    the kernel image (from phys_base) at __START_KERNEL_map, both from
+    the dump's VMCOREINFO (x86-64).  Anything else (vmalloc, modules)
+    drgn then finds through the page tables.
+    """
+    f = open(core, 'rb')
+    loads, info = core_layout(f)
+    if not info or any(va >= 1 << 63 for _, va, _, _ in loads):
+        f.close()
+        return                          # not x86-64, or mapped already
+
+    def phys(paddr, size):
+        for off, _, pa, n in loads:
+            if pa <= paddr and paddr + size <= pa + n:
+                f.seek(off + paddr - pa)
+                return f.read(size)
+        return None
+
+    phys_base = int(info.get('NUMBER(phys_base)', '0'), 0)
+    image_size = int(info.get('NUMBER(KERNEL_IMAGE_SIZE)', str(512 << 20)), 0)
+    page_offset = 0xffff888000000000
+    if info.get('NUMBER(pgtable_l5_enabled)') == '1':
+        page_offset = 0xff11000000000000
+    if 'SYMBOL(page_offset_base)' in info:      # the direct map's KASLR
+        val = phys(int(info['SYMBOL(page_offset_base)'], 16) - START_KERNEL_MAP + phys_base, 8)
+        if val:
+            page_offset, = struct.unpack('<Q', val)
+
+    def segment(va, off, size):
+        def read(address, count, offset, physical):
+            f.seek(off + offset)
+            return f.read(count)
+        prog.add_memory_segment(va, size, read)
+
+    for off, _, pa, size in loads:
+        segment(page_offset + pa, off, size)
+        lo, hi = max(pa, phys_base), min(pa + size, phys_base + image_size)
+        if lo < hi:
+            segment(START_KERNEL_MAP + lo - phys_base, off + lo - pa, hi - lo)
+
+
+def open_program(core, vmlinux, ko, symdir, tmpdir):
     prog = drgn.Program()
     if core:
         prog.set_core_dump(core)
+        map_kernel(prog, core)
     else:
         prog.set_kernel()
-    if ko is None and not core:
+    if ko is None and (symdir or not core):
         ko = os.environ.get('UBLK_VM_KO')
     if ko is None:
         raise NoDebugInfo('which ublk_drv.ko? (-m)')
@@ -193,7 +308,12 @@ def open_program(core, vmlinux, ko, tmpdir):
             prog.load_debug_info([vmlinux])
         except drgn.MissingDebugInfoError:
             pass
-    addrs = sections_core(prog, 'ublk_drv') if core else sections_live('ublk_drv')
+    if not core:
+        addrs = sections_live('ublk_drv')
+    elif symdir:
+        addrs = sections_saved(symdir)
+    else:
+        addrs = sections_core(prog, 'ublk_drv')
     try:
         prog.load_debug_info([placed_copy(ko, addrs, tmpdir)])
     except drgn.MissingDebugInfoError:
@@ -208,13 +328,17 @@ def open_program(core, vmlinux, ko, tmpdir):
 
 
 class Symbols:
-    """Kernel symbols: from DWARF if drgn has it, else /proc/kallsyms (live)."""
+    """
+    Kernel symbols: from DWARF if drgn has it, else from @kallsyms (the
+    running kernel's /proc/kallsyms, or the copy --save-symbols made in
+    the boot a vmcore is of).
+    """
 
-    def __init__(self, prog, live):
+    def __init__(self, prog, kallsyms):
         self.prog = prog
         self.kallsyms = None
-        if live:
-            with open('/proc/kallsyms') as f:
+        if kallsyms:
+            with open(kallsyms) as f:
                 self.kallsyms = f.read()
 
     def address(self, name):
@@ -253,11 +377,11 @@ def pid_nr(pid):
 
 
 class Dumper:
-    def __init__(self, prog, live):
+    def __init__(self, prog, kallsyms):
         self.prog = prog
         self.req_ops = enum_names(prog, 'enum req_op')
         self.rq_states = enum_names(prog, 'enum mq_rq_state')
-        syms = Symbols(prog, live)
+        syms = Symbols(prog, kallsyms)
         self.dummy_ubuf = syms.address('dummy_ubuf')
         try:
             self.io_release = prog['ublk_io_release'].address_of_().value_()
@@ -495,7 +619,14 @@ def main():
     ap.add_argument('--json', action='store_true', help='JSON instead of text')
     ap.add_argument('--json-file', metavar='FILE', help='the text, and JSON into FILE')
     ap.add_argument('-c', '--core', help='a vmcore instead of the running kernel')
-    ap.add_argument('-k', '--vmlinux', help='vmlinux with DWARF (needed with -c)')
+    ap.add_argument('-k', '--vmlinux',
+                    help='vmlinux with DWARF (needed with -c, unless --symbols)')
+    ap.add_argument('--symbols', metavar='DIR',
+                    help='with -c: where the module and the kernel symbols were in the'
+                    ' boot the vmcore is of, as --save-symbols wrote them')
+    ap.add_argument('--save-symbols', metavar='DIR',
+                    help='write where the module and the kernel symbols are now into DIR,'
+                    ' for a vmcore taken later in this boot, and exit')
     ap.add_argument('-m', '--module', help='ublk_drv.ko with debug info')
     ap.add_argument('--check-flags', metavar='DIR',
                     help="first compare the script's slot flags with DIR/ublk.h and"
@@ -509,13 +640,21 @@ def main():
         return 1
     if args.check_flags and not args.serve and not args.json and not args.json_file:
         return 0
+    if args.save_symbols:
+        try:
+            save_symbols(args.save_symbols, 'ublk_drv')
+        except NoDebugInfo as e:
+            print('ublk_state.py: %s' % e, file=sys.stderr)
+            return 2
+        return 0
     if drgn is None:
         print('ublk_state.py: drgn is not installed (apt install python3-drgn)',
               file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix='ublk_state.') as tmpdir:
         try:
-            prog = open_program(args.core, args.vmlinux, args.module, tmpdir)
+            prog = open_program(args.core, args.vmlinux, args.module, args.symbols,
+                                tmpdir)
         except NoDebugInfo as e:
             print('ublk_state.py: %s' % e, file=sys.stderr)
             return 2
@@ -523,7 +662,13 @@ def main():
             # no /proc/kcore, or no VMCOREINFO in it
             print('ublk_state.py: cannot read the kernel: %s' % e, file=sys.stderr)
             return 2
-        dumper = Dumper(prog, not args.core)
+        if not args.core:
+            kallsyms = '/proc/kallsyms'
+        elif args.symbols:
+            kallsyms = os.path.join(args.symbols, 'kallsyms')
+        else:
+            kallsyms = None
+        dumper = Dumper(prog, kallsyms)
         if args.serve:
             for line in sys.stdin:
                 path = line.strip()

@@ -9,6 +9,9 @@
 #   make check            everything CI checks (see README)
 #   make check-distro     the kselftests on Debian's own 6.12 kernel with our
 #                         module built against its headers (not in make check)
+#   make check-plain      6.12 built here without patches/base: GET_FEATURES
+#                         compared with the test kernel's, the distro smoke
+#                         tests (not in make check)
 #   make stress           the kill -9 / recover loops, STRESS_CYCLES (200)
 #                         cycles per recovery mode (not in make check)
 #   make fuzz             ublk_fuzz on the debug kernel, FUZZ_OPS operations
@@ -55,7 +58,7 @@ else
 MODBUILD := $(MODSRC)
 endif
 
-.PHONY: all module module-path kernel check check-distro stress fuzz fuzz-short run shell bench \
+.PHONY: all module module-path kernel check check-distro check-plain stress fuzz fuzz-short run shell bench \
 	profile selftests selftests-prep headers deb deb-check series series-check \
 	series-send-dry-run series-guest clean help
 
@@ -201,6 +204,10 @@ series-send-dry-run:
 series-guest: selftests
 	@$(TOP)/scripts/deps.sh kernel series
 	$(TOP)/scripts/series-guest.sh $(SERIES_GUEST_TESTS)
+
+check-plain: selftests
+	@$(TOP)/scripts/deps.sh kernel series distro vm tests
+	$(TOP)/scripts/plain-check.sh $(PLAIN_TESTS)
 
 clean:
 	rm -f $(MODSRC)/*.o $(MODSRC)/*.ko $(MODSRC)/*.mod $(MODSRC)/*.mod.c \

@@ -6,7 +6,7 @@
 #
 # usage: scripts/suite.sh [options] [--] [test ...]
 #   -k FLAVOUR   guest kernel (default debug; distro: Debian's own, see
-#                scripts/distro.sh)
+#                scripts/distro.sh; or a kernel build directory, as vm.sh -k)
 #   -m MODULE    ours or stock (default ours)
 #   -o DIR       logs: DIR/shard-N/ per guest (vm.sh's logs), DIR/times
 #   -j SHARDS    guests at once (default $CHECK_SHARDS, else one per two
@@ -148,6 +148,9 @@ if [ "$module" = ours ] && [ -z "$ko" ]; then
 		# against the kernel's headers package, as vm.sh does
 		kdir=$("$top/scripts/distro.sh" build) || die "no distro kernel"
 		kdir=$(realpath "$kdir/build")
+	elif [ -d "$flavour" ]; then
+		# a kernel build directory of its own (scripts/plain-check.sh)
+		kdir=$(cd "$flavour" && pwd)
 	else
 		kdir=$("$top/scripts/kernel.sh" build "$flavour") || die "no $flavour kernel"
 	fi

@@ -2974,8 +2974,9 @@ static void run(void)
 		counts[k]++;
 		/* a long run says how far it got, for whoever watches its log */
 		if (!((opno + 1) % PROGRESS_OPS)) {
-			printf("ublk_fuzz: %lu operations, %.0f s, %d devices created\n",
-			       opno + 1, (now_ms() - run_t0) / 1000.0, nr_known);
+			printf("ublk_fuzz%s: %lu operations, %.0f s, %d devices created\n",
+			       unpriv ? " (unprivileged child)" : "", opno + 1,
+			       (now_ms() - run_t0) / 1000.0, nr_known);
 			fflush(stdout);
 		}
 	}

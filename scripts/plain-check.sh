@@ -57,17 +57,12 @@ tap() {
 # ours from bit 63 down: 63 BATCH_PRIO, 62 IOPOLL (ublk_cmd.h)
 patched_bits=$(( (1 << 0) | (1 << 11) | (1 << 14) | (1 << 15) | (1 << 62) | (1 << 63) ))
 
-repo=$("$top/scripts/series.sh" base) || die "no scratch repository"
 mkdir -p "$work"
 exec 8>"$work/lock"
 flock 8
 
 # ---- the tree: the base commit, untouched ----
-if [ ! -e "$tree/.git" ]; then
-	rm -rf "$tree"
-	git -C "$repo" worktree prune
-	git -C "$repo" worktree add -q --detach "$tree" base
-fi
+"$top/scripts/series.sh" worktree "$tree" || die "no worktree at $tree"
 git -C "$tree" checkout -q -f --detach base
 git -C "$tree" clean -q -fdx
 log "the tree: $(git -C "$tree" log -1 --format=%s base)"

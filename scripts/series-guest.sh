@@ -35,7 +35,6 @@ ident=(-c user.name="Seed 51a9ea17 maintainers"
 log() { echo "series-guest.sh: $*" >&2; }
 die() { log "$*"; exit 2; }
 
-repo=$("$top/scripts/series.sh" base) || die "no scratch repository"
 mapfile -t patches < <(find "$top/patches/series" -maxdepth 1 -name '*.patch' \
 	! -name '*-0000-cover-letter.patch' | LC_ALL=C sort)
 [ ${#patches[@]} -gt 0 ] || die "no patches in patches/series (make series)"
@@ -45,11 +44,7 @@ exec 8>"$work/lock"
 flock 8
 
 # ---- the tree: base + git am of every patch ----
-if [ ! -e "$tree/.git" ]; then
-	rm -rf "$tree"
-	git -C "$repo" worktree prune
-	git -C "$repo" worktree add -q --detach "$tree" base
-fi
+"$top/scripts/series.sh" worktree "$tree" || die "no worktree at $tree"
 t() { git -C "$tree" "$@"; }
 # the same patches on an untouched tree: keep it (and make's timestamps)
 stamp=$(cat "${patches[@]}" | sha256sum | cut -c1-16)

@@ -7,6 +7,11 @@
 # usage: scripts/series.sh [build]   build the series and write it
 #        scripts/series.sh base      prepare the scratch repository only;
 #                                    print its path
+#        scripts/series.sh worktree DIR
+#                                    a worktree of the repository at DIR
+#                                    (made at base, detached, if DIR has
+#                                    none), for trees of their own
+#                                    (series-guest.sh, plain-check.sh)
 #
 # The scratch repository, $UBLK_CACHE/series/linux (made once per package
 # version), has Debian's linux-source-6.12 as it comes as its one commit,
@@ -461,6 +466,15 @@ case "$cmd" in
 base)
 	prepare_base
 	echo "$repo"
+	;;
+worktree)
+	[ $# -eq 2 ] || die "usage: $0 worktree DIR"
+	prepare_base
+	if [ ! -e "$2/.git" ]; then
+		rm -rf "$2"
+		g worktree prune
+		g worktree add -q --detach "$2" base
+	fi
 	;;
 build)
 	t0=$SECONDS

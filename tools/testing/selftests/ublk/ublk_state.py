@@ -10,14 +10,15 @@
 #
 # Without -c it reads the running kernel (/proc/kcore, as root); with it,
 # a vmcore (e.g. QEMU's dump-guest-memory of a guest with -device
-# vmcoreinfo and CONFIG_FW_CFG_SYSFS, as scripts/vm.sh takes them).  Per device: id, state, flags, server, queues; per queue what
-# it does without a server (nosrv) and, with UBLK_F_BATCH_IO, the FIFO of
-# tags waiting for delivery and the fetch commands in their priority
-# lists; per slot its state (idle, ACTIVE, OWNED_BY_SRV, CANCELED, and
-# the modifiers of ublk.h), the task whose command it holds and the
-# request it serves (op, sector, length); and the request buffers that
-# sit in io_uring buffer tables (zero copy).  A slot OWNED_BY_SRV holds
-# a request the server has been given and has not committed.
+# vmcoreinfo and CONFIG_FW_CFG_SYSFS).  Per device: id, state, flags,
+# server, queues; per queue what it does without a server (nosrv) and,
+# with UBLK_F_BATCH_IO, the FIFO of tags waiting for delivery and the
+# fetch commands in their priority lists; per slot its state (idle,
+# ACTIVE, OWNED_BY_SRV, CANCELED, and the modifiers of ublk.h), the task
+# whose command it holds and the request it serves (op, sector, length);
+# and the request buffers that sit in io_uring buffer tables (zero copy).
+# A slot OWNED_BY_SRV holds a request the server has been given and has
+# not committed.
 #
 # Debug info: DWARF for ublk_drv.ko only (-m; in a scripts/vm.sh guest,
 # by default the module vm.sh loaded, $UBLK_VM_KO), which the project's
@@ -256,6 +257,7 @@ def map_kernel(prog, core):
     the dump's VMCOREINFO (x86-64).  Anything else (vmalloc, modules)
     drgn then finds through the page tables.
     """
+    # left open when segments are added: their read callbacks use it
     f = open(core, 'rb')
     loads, info = core_layout(f)
     if not info or any(va >= 1 << 63 for _, va, _, _ in loads):
@@ -293,6 +295,12 @@ def map_kernel(prog, core):
 
 
 def open_program(core, vmlinux, ko, symdir, tmpdir):
+    """
+    The program to dump, with the module placed, and the kallsyms file
+    to take kernel symbols from (None: DWARF only): the running kernel's
+    sections and /proc/kallsyms, or for a vmcore those --save-symbols
+    wrote (@symdir), else the kernel's module list (vmlinux DWARF).
+    """
     prog = drgn.Program()
     if core:
         prog.set_core_dump(core)
@@ -309,11 +317,11 @@ def open_program(core, vmlinux, ko, symdir, tmpdir):
         except drgn.MissingDebugInfoError:
             pass
     if not core:
-        addrs = sections_live('ublk_drv')
+        addrs, kallsyms = sections_live('ublk_drv'), '/proc/kallsyms'
     elif symdir:
-        addrs = sections_saved(symdir)
+        addrs, kallsyms = sections_saved(symdir), os.path.join(symdir, 'kallsyms')
     else:
-        addrs = sections_core(prog, 'ublk_drv')
+        addrs, kallsyms = sections_core(prog, 'ublk_drv'), None
     try:
         prog.load_debug_info([placed_copy(ko, addrs, tmpdir)])
     except drgn.MissingDebugInfoError:
@@ -324,7 +332,7 @@ def open_program(core, vmlinux, ko, symdir, tmpdir):
         prog.object('ublk_idr')
     except LookupError:
         raise NoDebugInfo('no DWARF for ublk_drv in %s (built without -g?)' % ko)
-    return prog
+    return prog, kallsyms
 
 
 class Symbols:
@@ -653,8 +661,8 @@ def main():
         return 2
     with tempfile.TemporaryDirectory(prefix='ublk_state.') as tmpdir:
         try:
-            prog = open_program(args.core, args.vmlinux, args.module, args.symbols,
-                                tmpdir)
+            prog, kallsyms = open_program(args.core, args.vmlinux, args.module,
+                                          args.symbols, tmpdir)
         except NoDebugInfo as e:
             print('ublk_state.py: %s' % e, file=sys.stderr)
             return 2
@@ -662,12 +670,6 @@ def main():
             # no /proc/kcore, or no VMCOREINFO in it
             print('ublk_state.py: cannot read the kernel: %s' % e, file=sys.stderr)
             return 2
-        if not args.core:
-            kallsyms = '/proc/kallsyms'
-        elif args.symbols:
-            kallsyms = os.path.join(args.symbols, 'kallsyms')
-        else:
-            kallsyms = None
         dumper = Dumper(prog, kallsyms)
         if args.serve:
             for line in sys.stdin:

@@ -90,12 +90,14 @@ plain=$(word "$obj") || die "no GET_FEATURES on the plain kernel"
 patched=$(word test) || die "no GET_FEATURES on the test kernel"
 want=$(printf '%#x' $((patched & ~patched_bits)))
 log "GET_FEATURES: plain $plain, test $patched, test without patches/base's bits $want"
-tap "GET_FEATURES on plain 6.12 ($plain) is the test kernel's ($patched) without exactly the patches/base features" \
-	"$([ "$((plain))" = "$((want))" ] && echo 0 || echo 1)"
+# same A B: 0 when the numbers A and B are equal, else 1 (for tap)
+same() { [ "$(($1))" = "$(($2))" ] && echo 0 || echo 1; }
+tap "GET_FEATURES on plain 6.12 ($plain) is the test kernel's ($patched) without exactly\
+ the patches/base features" "$(same "$plain" "$want")"
 
 if distro=$(word distro); then
 	tap "GET_FEATURES on plain 6.12 equals Debian's own kernel's ($distro)" \
-		"$([ "$((plain))" = "$((distro))" ] && echo 0 || echo 1)"
+		"$(same "$plain" "$distro")"
 else
 	echo "# no guest of Debian's kernel: its word not compared"
 fi

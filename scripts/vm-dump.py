@@ -25,11 +25,10 @@ import time
 
 
 def qmp(path, commands):
-    """Run each (command, arguments) on QEMU's QMP socket; their returns."""
+    """Run each (command, arguments) on QEMU's QMP socket; OSError on an error."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.connect(path)
     f = s.makefile('rw')
-    results = []
     try:
         json.loads(f.readline())                    # the greeting
         for cmd, args in [('qmp_capabilities', {})] + commands:
@@ -44,12 +43,10 @@ def qmp(path, commands):
                     continue
                 if 'error' in msg:
                     raise OSError('%s: %s' % (cmd, msg['error'].get('desc', msg['error'])))
-                results.append(msg.get('return'))
                 break
     finally:
         f.close()
         s.close()
-    return results[1:]
 
 
 def serve(sock, out):

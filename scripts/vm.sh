@@ -131,8 +131,8 @@ if [ -z "$out" ]; then
 	out=$(mktemp -d "$cache/runs/$(date +%Y%m%d-%H%M%S)-XXXX")
 else
 	mkdir -p "$out"
-	rm -f "$out"/{console.log,output.log,dmesg.txt,kmemleak.txt,reports.txt,status,cmd.sh}
-	rm -f "$out"/dump.{want,done}
+	rm -f "$out"/{console.log,output.log,dmesg.txt,kmemleak.txt,reports.txt,status,cmd.sh} \
+		"$out"/dump.{want,done}
 fi
 out=$(cd "$out" && pwd)
 mkdir -p "$cache"

@@ -99,7 +99,11 @@ $(TOP)/usr/include/linux/ublk_cmd.h: $(TOP)/include/uapi/linux/ublk_cmd.h
 # so tools/testing/selftests/ublk works here as it does in a kernel tree.
 KSFT_SHARED := lib.mk kselftest kselftest.h kselftest_harness.h
 
+# A fresh machine has none of the packages: the 6.12 source (for lib.mk)
+# and liburing-dev come first, so every target built on this one works
+# there (fuzz, check-distro, series-guest, ...).
 selftests-prep: $(if $(wildcard $(TOP)/include/uapi/linux/ublk_cmd.h),headers)
+	@$(TOP)/scripts/deps.sh kernel tests
 	@src=$$($(TOP)/scripts/kernel.sh src) && \
 	for f in $(KSFT_SHARED); do \
 		ln -sfn $$src/tools/testing/selftests/$$f \
@@ -163,18 +167,21 @@ FUZZ_OPS ?= 1000000
 FUZZ_SEED ?= $(shell date +%s)
 FUZZ_TIME ?= 3600
 fuzz: selftests
+	@$(TOP)/scripts/deps.sh vm
 	$(TOP)/scripts/vm.sh -k debug -t $(shell echo $$(($(FUZZ_TIME) + 900))) \
 		-e UBLK_FUZZ_STUCK_HOOK=$(TOP)/scripts/fuzz-stuck.sh -- \
 		tools/testing/selftests/ublk/ublk_fuzz -s $(FUZZ_SEED) -n $(FUZZ_OPS) \
 		-T $(FUZZ_TIME) $(FUZZ_ARGS)
 
 fuzz-short: selftests
+	@$(TOP)/scripts/deps.sh vm
 	$(TOP)/scripts/vm.sh -k debug -t 900 -- tools/testing/selftests/ublk/test_fuzz_01.sh
 
 run:
 	$(TOP)/scripts/run.sh
 
 shell:
+	@$(TOP)/scripts/deps.sh kernel vm
 	$(TOP)/scripts/vm.sh -k $(FLAVOUR) -m $(MODULE) shell
 
 bench:

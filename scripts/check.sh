@@ -187,8 +187,10 @@ if [ "$distro" = 1 ]; then
 		scripts/deb.sh symbols "$ko" > "$logs/symbols.built" 2>&1
 		grep -v '^#' packaging/dkms/needed-symbols | awk 'NF { print $1 }' | sort |
 			diff -u - "$logs/symbols.built" > "$logs/symbols.diff"
+		# diff's status, taken before the $(wc) in tap's name resets $?
+		rc=$?
 		tap "packaging/dkms/needed-symbols names the $(wc -l < "$logs/symbols.built") symbols ours uses on Debian's kernel" \
-			$? "$logs/symbols.diff"
+			$rc "$logs/symbols.diff"
 	fi
 fi
 

@@ -162,16 +162,20 @@ stress:
 # The guest's limit leaves room for the end's checks and dmesg.  FUZZ_ARGS:
 # more ublk_fuzz options (-x COMMAND to get past a bug found, -d, -v).
 # Control commands left in flight at the end get scripts/fuzz-stuck.sh
-# (stacks and the drgn dump, into the run's directory).
+# (stacks and the drgn dump, into the run's directory).  After the run,
+# test_fuzz_01.sh (its seeds a second each) checks that the driver still
+# works: a null device serves fio, a loop device passes fio's verify,
+# and the module unloads and loads again.
 FUZZ_OPS ?= 1000000
 FUZZ_SEED ?= $(shell date +%s)
 FUZZ_TIME ?= 3600
+FUZZ_DIR := tools/testing/selftests/ublk
 fuzz: selftests
 	@$(TOP)/scripts/deps.sh vm
-	$(TOP)/scripts/vm.sh -k debug -t $(shell echo $$(($(FUZZ_TIME) + 900))) \
-		-e UBLK_FUZZ_STUCK_HOOK=$(TOP)/scripts/fuzz-stuck.sh -- \
-		tools/testing/selftests/ublk/ublk_fuzz -s $(FUZZ_SEED) -n $(FUZZ_OPS) \
-		-T $(FUZZ_TIME) $(FUZZ_ARGS)
+	$(TOP)/scripts/vm.sh -k debug -t $(shell echo $$(($(FUZZ_TIME) + 1200))) \
+		-e UBLK_FUZZ_STUCK_HOOK=$(TOP)/scripts/fuzz-stuck.sh -- /bin/sh -c \
+		'$(FUZZ_DIR)/ublk_fuzz -s $(FUZZ_SEED) -n $(FUZZ_OPS) -T $(FUZZ_TIME) $(FUZZ_ARGS) && \
+		 UBLK_FUZZ_SECS=4 $(FUZZ_DIR)/test_fuzz_01.sh'
 
 fuzz-short: selftests
 	@$(TOP)/scripts/deps.sh vm

@@ -179,7 +179,7 @@ fuzz: selftests
 
 fuzz-short: selftests
 	@$(TOP)/scripts/deps.sh vm
-	$(TOP)/scripts/vm.sh -k debug -t 900 -- tools/testing/selftests/ublk/test_fuzz_01.sh
+	$(TOP)/scripts/vm.sh -k debug -t 900 -- $(FUZZ_DIR)/test_fuzz_01.sh
 
 run:
 	$(TOP)/scripts/run.sh

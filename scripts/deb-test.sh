@@ -166,12 +166,9 @@ rc=0
 [ -s "$work/modinfo.log" ] && rc=1
 tap "modinfo: ublk_drv, vermagic $rel, version $ver, flavour reworked" $rc "$work/modinfo.log"
 
-"$top/scripts/deb.sh" symbols "$ko" > "$work/symbols.built"
-grep -v '^#' "$top/packaging/dkms/needed-symbols" | awk 'NF { print $1 }' | sort > "$work/symbols.listed"
-diff -u "$work/symbols.listed" "$work/symbols.built" > "$work/symbols.diff"
-rc=$?
-[ "$rc" = 0 ] || echo "refresh: scripts/deb.sh symbols $ko (keep the CONFIG_ tags)" >> "$work/symbols.diff"
-tap "packaging/dkms/needed-symbols names what the module uses ($(wc -l < "$work/symbols.built"))" $rc "$work/symbols.diff"
+rc=0
+"$top/scripts/deb.sh" symbols-check "$ko" > "$work/symbols.diff" 2>&1 || rc=$?
+tap "packaging/dkms/needed-symbols names what the module uses ($(head -1 "$work/symbols.diff" | awk '{ print $1 }'))" $rc "$work/symbols.diff"
 
 {
 	"${dk[@]}" install --no-depmod -m ublk-drv -v "$ver" -k "$rel" &&

@@ -14,6 +14,10 @@
 #                                          uses by name in its sources:
 #                                          packaging/dkms/needed-symbols
 #                                          without its comments and tags
+#        scripts/deb.sh symbols-check KO   compare that with needed-symbols:
+#                                          print the count, and on a
+#                                          difference the diff and how to
+#                                          refresh the list; exit 1 then
 #
 # The version comes from one place, UBLK_DRV_VERSION in
 # drivers/block/ublk/main.c, which is also the module's MODULE_VERSION:
@@ -102,7 +106,7 @@ symbols() {
 
 	tmp=$(mktemp -d)
 	# shellcheck disable=SC2064
-	trap "rm -rf '$tmp'" RETURN
+	trap "rm -rf '$tmp'; trap - RETURN" RETURN
 	case "$ko" in
 	*.xz) xz -dc "$ko" > "$tmp/m.ko" ;;
 	*) cp "$ko" "$tmp/m.ko" ;;
@@ -114,10 +118,26 @@ symbols() {
 	comm -12 "$tmp/imports" "$tmp/names"
 }
 
+# symbols-check KO: whether packaging/dkms/needed-symbols (without its
+# comments and CONFIG_ tags) names exactly what symbols KO prints; the
+# one comparison make check and make deb-check share
+symbols_check() {
+	local ko=${1:?usage: scripts/deb.sh symbols-check KO} built rc=0
+
+	built=$(symbols "$ko")
+	echo "$(wc -l <<< "$built") symbols used by $ko"
+	grep -v '^#' "$top/packaging/dkms/needed-symbols" | awk 'NF { print $1 }' |
+		sort | diff -u --label needed-symbols --label "$ko" - <(echo "$built") || rc=$?
+	[ "$rc" = 0 ] ||
+		echo "refresh: scripts/deb.sh symbols $ko (keep the CONFIG_ tags)"
+	return "$rc"
+}
+
 case "${1:-build}" in
 build) shift $(($# > 0 ? 1 : 0)); build "$@" ;;
 -o) build "$@" ;;
 version) version ;;
 symbols) symbols "${2:-}" ;;
-*) die "usage: $0 [build] [-o DIR] | version | symbols KO" ;;
+symbols-check) symbols_check "${2:-}" ;;
+*) die "usage: $0 [build] [-o DIR] | version | symbols KO | symbols-check KO" ;;
 esac
